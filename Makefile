@@ -1,0 +1,46 @@
+# The two commands of the README:
+#   make reproduce   set up .venv, then regenerate every table of the supplementary (quick preset, synthetic data)
+#   make test        set up .venv, then check notebooks/library sync, run every notebook's tests and pytest
+# TORCH can be overridden, e.g. `make test TORCH="torch torchvision"` to take whatever your index serves.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+BIN := $(VENV)/bin
+NBDEV_TEST_FLAGS ?= --n_workers 2
+
+.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: settings.ini setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+# The library must be exactly what the notebooks export, and the notebooks must be clean.
+sync-check: setup
+	@$(BIN)/nbdev_export
+	@$(BIN)/nbdev_clean
+	@if [ -n "$$(git status --porcelain -- cmadepth nbs)" ]; then \
+	  echo "FAIL: nbdev_export/nbdev_clean changed these files; notebooks and library are out of sync:"; \
+	  git status --porcelain -- cmadepth nbs; git diff --stat -- cmadepth nbs; exit 1; \
+	else echo "sync-check: notebooks and library agree"; fi
+
+nbtest: setup
+	$(BIN)/nbdev_test $(NBDEV_TEST_FLAGS)
+
+pytest: setup
+	$(BIN)/python -m pytest -q tests
+
+test: sync-check nbtest pytest
+
+reproduce: setup
+	$(BIN)/cmadepth-reproduce
+
+lab: setup
+	$(BIN)/jupyter lab nbs
+
+clean-venv:
+	rm -rf $(VENV)
