@@ -16,14 +16,8 @@ from .sgt import sgt_parts, VOID
 __all__ = ['reprojection_loss', 'smoothness_term', 'smoothness_loss', 'cross_entropy', 'compute_losses']
 
 # %% ../nbs/10_losses.ipynb #c5b27ad6
-def _disp_to_depth(disp:Tensor, min_depth:float=0.1, max_depth:float=100.)->tuple:
-    "Sigmoid disparity → (scaled disparity, depth); local stand-in for `cmadepth.layers.disp_to_depth`."
-    min_disp, max_disp = 1 / max_depth, 1 / min_depth
-    scaled = min_disp + (max_disp - min_disp) * disp
-    return scaled, 1 / scaled
+from .layers import disp_to_depth
 
-try: from cmadepth.layers import disp_to_depth
-except ImportError: disp_to_depth = _disp_to_depth
 
 # %% ../nbs/10_losses.ipynb #908ce605
 def _check_batch(cfg:Config, batch:Batch, poses:dict):
