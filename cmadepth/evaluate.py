@@ -448,3 +448,8 @@ def main(argv=None):
     if a.out: _write_csv(table, a.out); print(f"wrote {a.out}")
     if a.per_class_out and out['per_class'] is not None: _write_csv(out['per_class'], a.per_class_out); print(f"wrote {a.per_class_out}")
     return table
+
+# %% ../nbs/14_evaluate.ipynb #b2286de9
+#| eval: false
+if __name__ == '__main__': main()
+
