@@ -449,7 +449,7 @@ def main(argv=None):
     if a.per_class_out and out['per_class'] is not None: _write_csv(out['per_class'], a.per_class_out); print(f"wrote {a.per_class_out}")
     return table
 
-# %% ../nbs/14_evaluate.ipynb #b2286de9
+# %% ../nbs/14_evaluate.ipynb #8e917473
 #| eval: false
 if __name__ == '__main__': main()
 
