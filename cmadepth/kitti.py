@@ -421,11 +421,6 @@ def fake_label(height:int, width:int, frame:int)->np.ndarray:
     lab[:height//4] = 23
     return lab
 
-def _palette()->list:
-    pal = np.zeros((256, 3), dtype=np.uint8)
-    for i, c in zip(FAKE_LABEL_IDS, FAKE_COLOURS): pal[i] = c
-    return pal.ravel().tolist()
-
 def fake_image(label_ids:np.ndarray)->np.ndarray:
     "RGB uint8 image of a fake label map: the label's colour + a faint (±6) texture."
     idx = np.searchsorted(np.sort(FAKE_LABEL_IDS), label_ids)
@@ -450,7 +445,7 @@ def write_fake_kitti(root, n_drives:int=2, n_frames:int=5, height:int=64, width:
         + ''.join(f"S_0{c}: {width}.0 {height}.0\nR_rect_0{c}: 1 0 0 0 1 0 0 0 1\nP_rect_0{c}: {P}\nS_rect_0{c}: {width}.0 {height}.0\n" for c in range(4)))
     (root/date/'calib_velo_to_cam.txt').write_text("calib_time: 15-Mar-2012 11:37:16\nR: 0 -1 0 0 0 -1 1 0 0\nT: 0 0 0\n"
                                                    "delta_f: 0 0\ndelta_c: 0 0\n")
-    pal = _palette()
+    pal = label_id_palette()
     folders = [f"{date}/{date}_drive_{d + 1:04d}_sync" for d in range(n_drives)]
     for folder in folders:
         for fr in range(n_frames):
