@@ -8,8 +8,8 @@ import json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .kitti import (K_NORM, label_id_palette, colorize_labels, read_calib_file, read_depth_png, write_depth_png,
-                            depth_gt_path, read_split)
+from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
+                            read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
 VERSION = 1
 DATE = '2000_01_01'          # the one "recording date" folder of the synthetic data
@@ -738,16 +738,16 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
     from PIL import Image
     root = Path(root); name = drive_name(i)
     scene = make_scene(seed, i, frames, speed)
-    d_img = root / DATE / name / 'image_02' / 'data'; d_gt = root / DATE / name / 'proj_depth' / 'groundtruth' / 'image_02'
-    d_lab = root / 'segmentation' / DATE / name / 'image_02'; d_alt = root / 'segmentation_alt' / DATE / name / 'image_02'
-    for d in (d_img, d_gt, d_lab, d_alt): d.mkdir(parents=True, exist_ok=True)
     for f in range(frames):
         r = render_frame(scene, f, height, width)
-        fn = f'{f:010d}.png'
-        Image.fromarray(r['image']).save(d_img / fn)
-        write_depth_png(d_gt / fn, r['depth'])
-        _label_png(r['label'], d_lab / fn)
-        _label_png(degrade_labels(r['label'], seed * 1000003 + i * 1009 + f), d_alt / fn)
+        line = SplitLine(f'{DATE}/{name}', f, 'l')            # camera 2; where each file goes is kitti's layout
+        img, gt, lab, alt = (image_path(root, line), depth_gt_path(root, line), label_path(root, line, 'primary'),
+                             label_path(root, line, 'alternative'))
+        for p in (img, lab, alt): os.makedirs(os.path.dirname(p), exist_ok=True)
+        Image.fromarray(r['image']).save(img)
+        write_depth_png(gt, r['depth'])
+        _label_png(r['label'], lab)
+        _label_png(degrade_labels(r['label'], seed * 1000003 + i * 1009 + f), alt)
         if progress is not None: progress.update(1)
     poses = scene.poses()
     (root / DATE / name / 'poses.txt').write_text(''.join(_fmt(T[:3]) + '\n' for T in poses))
@@ -877,7 +877,7 @@ def baselines(root, split:str='synth')->dict:
         warnings.simplefilter('ignore', RuntimeWarning)
         prior = np.nanmedian(stack, 0)
     prior = np.where(np.isfinite(prior), prior, 80.0)
-    test = np.load(sdir / 'gt_depths.npz', allow_pickle=True)['data']
+    test = load_gt_depths(root, split)
     res = {'constant': [], 'layout_prior': []}
     for g in test:
         m = (g > 1e-3) & (g < 80)
@@ -891,7 +891,8 @@ def label_agreement(root)->float:
     "Fraction of pixels where the degraded label set (`segmentation_alt`) equals the primary one."
     from PIL import Image
     root = Path(root); same = tot = 0
-    for f in sorted((root / 'segmentation').rglob('*.png')):
-        a = np.asarray(Image.open(f)); b = np.asarray(Image.open(root / 'segmentation_alt' / f.relative_to(root / 'segmentation')))
+    prim, alt = root / LABEL_DIRS['primary'], root / LABEL_DIRS['alternative']
+    for f in sorted(prim.rglob('*.png')):
+        a = np.asarray(Image.open(f)); b = np.asarray(Image.open(alt / f.relative_to(prim)))
         same += int((a == b).sum()); tot += a.size
     return same / max(tot, 1)
