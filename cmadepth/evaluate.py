@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
-                            depth_gt_path, read_depth_png)
+    depth_gt_path, read_depth_png)
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'compute_depth_metrics',

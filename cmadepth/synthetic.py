@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
-                            read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
+    read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
 VERSION = 1
 DATE = '2000_01_01'          # the one "recording date" folder of the synthetic data
