@@ -8,12 +8,13 @@ import argparse, os, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
+    depth_gt_path, read_depth_png)
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'CITYSCAPES_CLASSES',
-           'compute_depth_metrics', 'protocol_for_split', 'garg_crop', 'eval_mask', 'resize_map', 'EvalResult',
-           'evaluate_predictions', 'constant_depth_baseline', 'layout_prior', 'layout_prior_baseline', 'baseline_table',
-           'label_ids_to_train_ids', 'split_file', 'read_split_lines', 'load_eval_labels', 'read_dense_gt',
+__all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'compute_depth_metrics',
+           'protocol_for_split', 'garg_crop', 'eval_mask', 'resize_map', 'EvalResult', 'evaluate_predictions',
+           'constant_depth_baseline', 'layout_prior', 'layout_prior_baseline', 'baseline_table', 'load_eval_labels',
            'load_train_gt_depths', 'predict_disparities', 'untrained_baseline', 'evaluate_model', 'plot_per_class',
            'plot_learning_curve', 'save_figure', 'format_table', 'main']
 
@@ -84,10 +85,6 @@ def resize_map(x, size:tuple)->np.ndarray:
     return F.interpolate(t, size=size, mode='bilinear', align_corners=False).numpy()[0, 0]
 
 # %% ../nbs/14_evaluate.ipynb #9435a0bf
-CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
-                      'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train',
-                      'motorcycle', 'bicycle')
-
 @dataclass
 class EvalResult:
     "What `evaluate_predictions` returns."
@@ -196,74 +193,23 @@ def baseline_table(results:dict)->'pd.DataFrame':
     return pd.concat([r.metrics.set_axis([k]) for k, r in results.items()])
 
 # %% ../nbs/14_evaluate.ipynb #3886229c
-_LABEL_TO_TRAIN = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
-                   26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
-_LUT = np.full(256, 255, np.uint8)
-for _k, _v in _LABEL_TO_TRAIN.items(): _LUT[_k] = _v
-
-def label_ids_to_train_ids(a)->np.ndarray:
-    "Cityscapes label ids (0–33) → the 19 train ids; everything else → 255 (void)."
-    a = np.asarray(a)
-    if a.size and (a.min() < 0 or a.max() > 255): raise ValueError("label ids must be in 0..255")
-    return _LUT[a.astype(np.int64)]
-
-def split_file(data_path, split:str, subset:str='test')->Path:
-    "`<data_path>/splits/<split>/<subset>_files.txt`, else the packaged copy."
-    import cmadepth
-    cands = [Path(data_path) / 'splits' / split / f'{subset}_files.txt',
-             Path(cmadepth.__file__).parent / 'assets' / 'splits' / split / f'{subset}_files.txt']
-    for c in cands:
-        if c.exists(): return c
-    raise FileNotFoundError(f"split file not found: tried {', '.join(map(str, cands))}")
-
-def read_split_lines(data_path, split:str, subset:str='test')->list:
-    "The (folder, frame, side) tuples of a split file."
-    path = split_file(data_path, split, subset)
-    out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip(): continue
-        parts = line.split()
-        if len(parts) != 3 or parts[2] not in ('l', 'r'):
-            raise ValueError(f"{path}:{n}: expected '<date>/<drive> <frame> <l|r>', got {line!r}")
-        out.append((parts[0], int(parts[1]), parts[2]))
-    return out
-
-_CAM = {'l': 'image_02', 'r': 'image_03'}
-
 def load_eval_labels(data_path, split:str, label_set:str='primary', sizes=None)->list|None:
     "Native-size train-id label maps of the test lines, nearest-resized to `sizes` (list of (h, w)) if given; None if any is missing."
-    from PIL import Image
-    folder = {'primary': 'segmentation', 'alternative': 'segmentation_alt'}[label_set]
-    lines = read_split_lines(data_path, split, 'test')
+    paths = [label_path(data_path, l, label_set) for l in split_lines(data_path, split, 'test')]
+    if not all(os.path.exists(p) for p in paths): return None
     out = []
-    for i, (d, f, side) in enumerate(lines):
-        p = Path(data_path) / folder / d / _CAM[side] / f'{f:010d}.png'
-        if not p.exists(): return None
-        with Image.open(p) as im:
-            if im.mode not in ('P', 'L', 'I', 'I;16'): raise ValueError(f"{p}: expected a single-channel label-id PNG, got mode {im.mode}")
-            lab = label_ids_to_train_ids(np.array(im))
+    for i, p in enumerate(paths):
+        lab = label_to_train_id(read_label_png(p))
         if sizes is not None: lab = _nearest(lab, sizes[i])
         out.append(lab)
     return out
 
-def read_dense_gt(path)->np.ndarray:
-    "A KITTI depth-completion map (uint16 PNG, depth·256, 0 = invalid) as float32 metres."
-    from PIL import Image
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"ground-truth depth map not found: {path}")
-    with Image.open(path) as im: a = np.array(im)
-    return a.astype(np.float32) / 256.0
-
 def load_train_gt_depths(data_path, split:str, max_frames:int=100)->list:
     "Dense ground-truth maps of up to `max_frames` evenly spaced training lines of `split` (those that have one)."
-    lines = read_split_lines(data_path, split, 'train')
+    lines = split_lines(data_path, split, 'train')
     idx = np.unique(np.linspace(0, len(lines) - 1, min(max_frames, len(lines))).round().astype(int)) if lines else []
-    out = []
-    for i in idx:
-        d, f, side = lines[i]
-        p = Path(data_path) / d / 'proj_depth' / 'groundtruth' / _CAM[side] / f'{f:010d}.png'
-        if p.exists(): out.append(read_dense_gt(p))
-    return out
+    paths = [depth_gt_path(data_path, lines[i]) for i in idx]
+    return [read_depth_png(p) for p in paths if os.path.exists(p)]
 
 # %% ../nbs/14_evaluate.ipynb #16ebf2db
 def _device(device)->'torch.device':

@@ -11,14 +11,16 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS', 'LABEL_TO_TRAIN_LUT',
-           'FAKE_LABEL_IDS', 'FAKE_COLOURS', 'FAKE_VELO_POINTS', 'SplitLine', 'find_split_file', 'read_split',
-           'split_lines', 'read_calib_file', 'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points',
-           'project_velodyne', 'generate_depth_map', 'label_to_train_id', 'label_table', 'image_path', 'label_path',
-           'depth_gt_path', 'velodyne_path', 'calib_dir', 'Missing', 'find_missing', 'read_depth_png',
-           'write_depth_png', 'sample_rng', 'draw_augmentation', 'color_jitter', 'KittiDataset', 'fake_label',
-           'fake_image', 'write_fake_kitti', 'make_loader', 'set_loader_epoch', 'export_gt_depths', 'gt_depths_path',
-           'load_gt_depths', 'KittiReport', 'check_kitti', 'check_main', 'export_main']
+__all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS',
+           'LABEL_TO_TRAIN_LUT', 'CITYSCAPES_LABEL_COLOURS', 'CITYSCAPES_PALETTE', 'FAKE_LABEL_IDS', 'FAKE_COLOURS',
+           'FAKE_VELO_POINTS', 'SplitLine', 'find_split_file', 'read_split', 'split_lines', 'read_calib_file',
+           'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points', 'project_velodyne',
+           'generate_depth_map', 'label_to_train_id', 'label_table', 'label_id_palette', 'train_id_palette',
+           'colorize_labels', 'image_path', 'label_path', 'depth_gt_path', 'velodyne_path', 'calib_dir', 'Missing',
+           'find_missing', 'read_label_png', 'read_depth_png', 'write_depth_png', 'sample_rng', 'draw_augmentation',
+           'color_jitter', 'KittiDataset', 'fake_label', 'fake_image', 'write_fake_kitti', 'make_loader',
+           'set_loader_epoch', 'export_gt_depths', 'gt_depths_path', 'load_gt_depths', 'KittiReport', 'check_kitti',
+           'check_main', 'export_main']
 
 # %% ../nbs/11_kitti.ipynb #9738db24
 import cmadepth
@@ -48,7 +50,7 @@ def find_split_file(data_path, split:str, subset:str)->Path:
     tried = [Path(data_path)/'splits'/split/name, SPLITS_DIR/split/name]
     for p in tried:
         if p.is_file(): return p
-    raise FileNotFoundError(f"split file for split={split!r}, subset={subset!r} not found; tried: " + ', '.join(map(str, tried)))
+    raise FileNotFoundError(f"split file not found for split={split!r}, subset={subset!r}; tried: " + ', '.join(map(str, tried)))
 
 def read_split(path)->list:
     "Parse a split file into `SplitLine`s (blank lines skipped); a malformed line raises naming file and line."
@@ -105,9 +107,11 @@ def cam_calib(calib_dir, cam:int=2)->dict:
     W, H = _need(c, f'S_rect_0{cam}', 2, p).astype(np.int64)
     return dict(P_rect=_need(c, f'P_rect_0{cam}', 12, p).reshape(3, 4), R_rect=R, size=(int(H), int(W)))
 
+K_NORM = np.array([[0.58, 0, 0.5, 0], [0, 1.92, 0.5, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64)   # spec §8, normalised by W and H
+
 def kitti_intrinsics(height:int, width:int)->tuple:
-    "The training intrinsics of spec §8: normalised K (fx 0.58, fy 1.92, c 0.5) scaled to W×H, and its pseudo-inverse (4×4 float32)."
-    K = np.array([[0.58, 0, 0.5, 0], [0, 1.92, 0.5, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float32)
+    "The training intrinsics of spec §8: normalised K (`K_NORM`: fx 0.58, fy 1.92, c 0.5) scaled to W×H, and its pseudo-inverse (4×4 float32)."
+    K = K_NORM.astype(np.float32)
     K[0, :3] *= width; K[1, :3] *= height
     return K, np.linalg.pinv(K).astype(np.float32)
 
@@ -178,6 +182,34 @@ def label_table()->str:
     "The label id → train id table as text."
     return '\n'.join(f"{k:>3} → {v:>2}  {CITYSCAPES_CLASSES[v]}" for k, v in CITYSCAPES_TRAIN_IDS.items())
 
+# Cityscapes colours of the label ids (ids 1–3 are black; 4 'static' is drawn dark grey so it shows against 0)
+CITYSCAPES_LABEL_COLOURS = {
+    0: (0, 0, 0), 4: (20, 20, 20), 5: (111, 74, 0), 6: (81, 0, 81), 7: (128, 64, 128), 8: (244, 35, 232),
+    9: (250, 170, 160), 10: (230, 150, 140), 11: (70, 70, 70), 12: (102, 102, 156), 13: (190, 153, 153),
+    14: (180, 165, 180), 15: (150, 100, 100), 16: (150, 120, 90), 17: (153, 153, 153), 18: (153, 153, 153),
+    19: (250, 170, 30), 20: (220, 220, 0), 21: (107, 142, 35), 22: (152, 251, 152), 23: (70, 130, 180),
+    24: (220, 20, 60), 25: (255, 0, 0), 26: (0, 0, 142), 27: (0, 0, 70), 28: (0, 60, 100), 29: (0, 0, 90),
+    30: (0, 0, 110), 31: (0, 80, 100), 32: (0, 0, 230), 33: (119, 11, 32)}
+CITYSCAPES_PALETTE = np.array([CITYSCAPES_LABEL_COLOURS[k] for k in sorted(CITYSCAPES_TRAIN_IDS, key=CITYSCAPES_TRAIN_IDS.get)],
+                              dtype=np.uint8)    # colour of each train id 0..18
+
+def _pil_palette(colours)->list:
+    pal = np.zeros((256, 3), dtype=np.uint8)
+    for k, c in colours: pal[k] = c
+    return pal.ravel().tolist()
+
+def label_id_palette()->list:
+    "A 256-entry PIL palette (flat list of 768 ints): the Cityscapes colour of each *label id* 0..33, black elsewhere."
+    return _pil_palette(CITYSCAPES_LABEL_COLOURS.items())
+
+def train_id_palette()->list:
+    "A 256-entry PIL palette (flat list of 768 ints): the Cityscapes colour of each *train id* 0..18, black elsewhere (255 = void)."
+    return _pil_palette(enumerate(CITYSCAPES_PALETTE))
+
+def colorize_labels(label_ids:np.ndarray)->np.ndarray:
+    "H×W Cityscapes label ids (uint8) → H×W×3 uint8 colours."
+    return np.asarray(label_id_palette(), dtype=np.uint8).reshape(256, 3)[label_ids]
+
 # %% ../nbs/11_kitti.ipynb #6cd7eb8d
 # Paths are built as strings: pathlib is ~15× slower, which matters when 40,000 split lines are checked.
 def image_path(root, line:SplitLine, offset:int=0, img_ext:str='.png')->str:
@@ -237,7 +269,8 @@ def _open_image(path)->Image.Image:
     except FileNotFoundError: raise FileNotFoundError(f"image not found: {path}") from None
     except Exception as e: raise OSError(f"cannot read image {path}: {type(e).__name__}: {e}") from None
 
-def _open_label(path)->np.ndarray:
+def read_label_png(path)->np.ndarray:
+    "A pseudo-label PNG (single-channel P or L mode, Cityscapes label ids) as a uint8 H×W array of label ids."
     try:
         with Image.open(path) as im:
             if im.mode not in ('P', 'L'): raise ValueError(f"mode {im.mode!r}; expected a single-channel P or L PNG of Cityscapes label ids")
@@ -362,7 +395,7 @@ class KittiDataset:
         label = depth = None
         if self.labels:
             p = label_path(self.root, line, self.cfg.labels)
-            lab = Image.fromarray(label_to_train_id(_open_label(p)))
+            lab = Image.fromarray(label_to_train_id(read_label_png(p)))
             if aug['flip']: lab = lab.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             label = torch.from_numpy(np.array(lab.resize((W, H), Image.Resampling.NEAREST), dtype=np.int64))
         if self.depth_gt:
@@ -388,11 +421,6 @@ def fake_label(height:int, width:int, frame:int)->np.ndarray:
     lab[:height//4] = 23
     return lab
 
-def _palette()->list:
-    pal = np.zeros((256, 3), dtype=np.uint8)
-    for i, c in zip(FAKE_LABEL_IDS, FAKE_COLOURS): pal[i] = c
-    return pal.ravel().tolist()
-
 def fake_image(label_ids:np.ndarray)->np.ndarray:
     "RGB uint8 image of a fake label map: the label's colour + a faint (±6) texture."
     idx = np.searchsorted(np.sort(FAKE_LABEL_IDS), label_ids)
@@ -417,7 +445,7 @@ def write_fake_kitti(root, n_drives:int=2, n_frames:int=5, height:int=64, width:
         + ''.join(f"S_0{c}: {width}.0 {height}.0\nR_rect_0{c}: 1 0 0 0 1 0 0 0 1\nP_rect_0{c}: {P}\nS_rect_0{c}: {width}.0 {height}.0\n" for c in range(4)))
     (root/date/'calib_velo_to_cam.txt').write_text("calib_time: 15-Mar-2012 11:37:16\nR: 0 -1 0 0 0 -1 1 0 0\nT: 0 0 0\n"
                                                    "delta_f: 0 0\ndelta_c: 0 0\n")
-    pal = _palette()
+    pal = label_id_palette()
     folders = [f"{date}/{date}_drive_{d + 1:04d}_sync" for d in range(n_drives)]
     for folder in folders:
         for fr in range(n_frames):

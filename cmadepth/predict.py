@@ -10,16 +10,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'CITYSCAPES_PALETTE', 'colorize_disparity', 'seg_palette', 'colorize_segmentation', 'load_image',
-           'upsample_argmax', 'default_out_dir', 'write_prediction', 'list_images', 'Predictor', 'main']
+__all__ = ['IMAGE_EXTS', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax', 'default_out_dir',
+           'write_prediction', 'list_images', 'Predictor', 'main']
 
 # %% ../nbs/15_predict.ipynb #c1ab60ab
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
+from .kitti import train_id_palette   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
 
-CITYSCAPES_PALETTE = np.array([          # colour of each Cityscapes train id 0..18
-    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
-    (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
-    (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32)], dtype=np.uint8)
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 
 def colorize_disparity(disp, percentile:float=95., cmap:str='magma')->np.ndarray:
     "H×W disparity → H×W×3 uint8: `cmap` over [min, `percentile`-th percentile] of this image (above: clipped)."
@@ -33,16 +30,11 @@ def colorize_disparity(disp, percentile:float=95., cmap:str='magma')->np.ndarray
         if hi > lo: x = np.where(ok, np.clip((d - lo) / (hi - lo), 0, 1), 0)
     return matplotlib.colormaps[cmap](x, bytes=True)[..., :3]
 
-def seg_palette()->list:
-    "A 256-entry PIL palette (flat list of 768 ints): Cityscapes colours for train ids 0..18, black elsewhere (255 = void)."
-    pal = np.zeros((256, 3), dtype=np.uint8); pal[:len(CITYSCAPES_PALETTE)] = CITYSCAPES_PALETTE
-    return pal.ravel().tolist()
-
 def colorize_segmentation(seg)->np.ndarray:
     "H×W train ids → H×W×3 uint8 Cityscapes colours (ids outside 0..18, e.g. 255 = void, are black)."
     s = np.asarray(seg)
     if s.ndim != 2: raise ValueError(f"segmentation: expected an H×W array, got shape {s.shape}")
-    return np.asarray(seg_palette(), dtype=np.uint8).reshape(256, 3)[np.clip(s, 0, 255).astype(np.uint8)]
+    return np.asarray(train_id_palette(), dtype=np.uint8).reshape(256, 3)[np.clip(s, 0, 255).astype(np.uint8)]
 
 # %% ../nbs/15_predict.ipynb #91942aa0
 def load_image(src)->Image.Image:
@@ -116,7 +108,7 @@ def write_prediction(result:dict, out_dir, stem:str)->list:
         if seg.max(initial=0) > 255: raise ValueError(f"segmentation has class ids up to {seg.max()}: a palette PNG holds at most 256")
         def png(f):
             im = Image.frombytes('P', seg.shape[::-1], np.ascontiguousarray(seg, dtype=np.uint8).tobytes())
-            im.putpalette(seg_palette()); im.save(f, format='PNG')
+            im.putpalette(train_id_palette()); im.save(f, format='PNG')
         put('seg.png', png)
     return files
 

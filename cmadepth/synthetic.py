@@ -8,11 +8,12 @@ import json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
+    read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
 VERSION = 1
 DATE = '2000_01_01'          # the one "recording date" folder of the synthetic data
 CAM_HEIGHT = 1.65            # metres above the road (KITTI camera 2)
-K_NORM = np.array([[0.58, 0, 0.5, 0], [0, 1.92, 0.5, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64)
 MAX_GT_DEPTH = 255.0         # uint16/256 can hold < 256 m; farther hits are stored as 0 (invalid)
 
 # Cityscapes label ids used by the scenes
@@ -21,33 +22,15 @@ ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, S
 VALID_LABEL_IDS = tuple(range(34))
 
 # %% auto #0
-__all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'K_NORM', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 'BUILDING', 'WALL', 'FENCE', 'POLE',
-           'LIGHT', 'SIGN', 'VEGETATION', 'TERRAIN', 'SKY', 'PERSON', 'CAR', 'VALID_LABEL_IDS', 'BOX', 'CYL', 'SPH',
-           'M_ASPHALT', 'M_PAINT', 'M_GRASS', 'M_PAVING', 'M_FACADE', 'M_CONCRETE', 'M_FENCE', 'M_METAL', 'M_SIGN',
-           'M_LIGHT', 'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'VELO_TO_CAM_R',
-           'DEFAULTS', 'cityscapes_palette', 'colorize_labels', 'intrinsics', 'value_noise', 'fbm', 'Scene',
-           'make_scene', 'cull', 'render_frame', 'degrade_labels', 'calib_cam_to_cam', 'calib_velo_to_cam',
-           'read_calib', 'drive_name', 'write_depth_png', 'read_depth_png', 'render_drive', 'split_drives',
-           'split_lines', 'generate', 'main', 'baselines', 'label_agreement']
+__all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 'BUILDING', 'WALL', 'FENCE', 'POLE', 'LIGHT',
+           'SIGN', 'VEGETATION', 'TERRAIN', 'SKY', 'PERSON', 'CAR', 'VALID_LABEL_IDS', 'BOX', 'CYL', 'SPH', 'M_ASPHALT',
+           'M_PAINT', 'M_GRASS', 'M_PAVING', 'M_FACADE', 'M_CONCRETE', 'M_FENCE', 'M_METAL', 'M_SIGN', 'M_LIGHT',
+           'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'VELO_TO_CAM_R', 'DEFAULTS',
+           'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame', 'degrade_labels',
+           'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive', 'split_drives', 'split_lines',
+           'generate', 'main', 'baselines', 'label_agreement']
 
 # %% ../nbs/12_synthetic.ipynb #4f72bc06
-def cityscapes_palette()->list:
-    "768-entry palette (Cityscapes colours indexed by LABEL id) for P-mode label PNGs."
-    cols = {0: (0, 0, 0), 4: (20, 20, 20), 5: (111, 74, 0), 6: (81, 0, 81), 7: (128, 64, 128), 8: (244, 35, 232),
-            9: (250, 170, 160), 10: (230, 150, 140), 11: (70, 70, 70), 12: (102, 102, 156), 13: (190, 153, 153),
-            14: (180, 165, 180), 15: (150, 100, 100), 16: (150, 120, 90), 17: (153, 153, 153), 18: (153, 153, 153),
-            19: (250, 170, 30), 20: (220, 220, 0), 21: (107, 142, 35), 22: (152, 251, 152), 23: (70, 130, 180),
-            24: (220, 20, 60), 25: (255, 0, 0), 26: (0, 0, 142), 27: (0, 0, 70), 28: (0, 60, 100), 29: (0, 0, 90),
-            30: (0, 0, 110), 31: (0, 80, 100), 32: (0, 0, 230), 33: (119, 11, 32)}
-    pal = [0] * 768
-    for k, c in cols.items(): pal[3 * k:3 * k + 3] = c
-    return pal
-
-def colorize_labels(label:np.ndarray)->np.ndarray:
-    "H×W label ids → H×W×3 uint8 Cityscapes colours."
-    pal = np.array(cityscapes_palette(), dtype=np.uint8).reshape(256, 3)
-    return pal[label]
-
 def intrinsics(height:int, width:int)->np.ndarray:
     "The 3×3 K the loader assumes at `height`×`width`: fx=0.58·W, fy=1.92·H, cx=0.5·W, cy=0.5·H."
     K = K_NORM[:3, :3].copy()
@@ -741,53 +724,30 @@ def calib_velo_to_cam()->str:
     return '\n'.join(['calib_time: 01-Jan-2000 00:00:00', f'R: {_fmt(VELO_TO_CAM_R)}', f'T: {_fmt(np.zeros(3))}',
                       'delta_f: 0.000000e+00 0.000000e+00', 'delta_c: 0.000000e+00 0.000000e+00']) + '\n'
 
-def read_calib(path)->dict:
-    "Parse a KITTI calibration text file into {key: float array} (non-numeric entries skipped)."
-    out = {}
-    for line in Path(path).read_text().splitlines():
-        if ':' not in line: continue
-        k, v = line.split(':', 1)
-        try: out[k.strip()] = np.array([float(x) for x in v.split()])
-        except ValueError: pass
-    return out
-
 # %% ../nbs/12_synthetic.ipynb #a96089b3
 def drive_name(i:int)->str: return f'{DATE}_drive_{i:04d}_sync'
-
-def write_depth_png(depth:np.ndarray, path):
-    "KITTI depth-completion format: uint16 PNG of round(depth·256), 0 = invalid."
-    from PIL import Image
-    d = np.clip(np.round(depth * 256.0), 0, 65535).astype(np.uint16)
-    Image.fromarray(d).save(path)
-
-def read_depth_png(path)->np.ndarray:
-    "Inverse of `write_depth_png` (float32 metres, 0 = invalid)."
-    from PIL import Image
-    a = np.asarray(Image.open(path))
-    if a.dtype != np.uint16 and a.dtype != np.int32: raise ValueError(f'{path}: not a 16-bit depth PNG (dtype {a.dtype})')
-    return (a.astype(np.float32) / 256.0)
 
 def _label_png(label, path):
     from PIL import Image
     lab = np.ascontiguousarray(label, dtype=np.uint8)
     im = Image.frombytes('P', (lab.shape[1], lab.shape[0]), lab.tobytes())
-    im.putpalette(cityscapes_palette()); im.save(path)
+    im.putpalette(label_id_palette()); im.save(path)
 
 def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed:float, progress=None):
     "Render drive `i` into `root` (images, GT depth, labels, degraded labels, poses). Returns the scene."
     from PIL import Image
     root = Path(root); name = drive_name(i)
     scene = make_scene(seed, i, frames, speed)
-    d_img = root / DATE / name / 'image_02' / 'data'; d_gt = root / DATE / name / 'proj_depth' / 'groundtruth' / 'image_02'
-    d_lab = root / 'segmentation' / DATE / name / 'image_02'; d_alt = root / 'segmentation_alt' / DATE / name / 'image_02'
-    for d in (d_img, d_gt, d_lab, d_alt): d.mkdir(parents=True, exist_ok=True)
     for f in range(frames):
         r = render_frame(scene, f, height, width)
-        fn = f'{f:010d}.png'
-        Image.fromarray(r['image']).save(d_img / fn)
-        write_depth_png(r['depth'], d_gt / fn)
-        _label_png(r['label'], d_lab / fn)
-        _label_png(degrade_labels(r['label'], seed * 1000003 + i * 1009 + f), d_alt / fn)
+        line = SplitLine(f'{DATE}/{name}', f, 'l')            # camera 2; where each file goes is kitti's layout
+        img, gt, lab, alt = (image_path(root, line), depth_gt_path(root, line), label_path(root, line, 'primary'),
+                             label_path(root, line, 'alternative'))
+        for p in (img, lab, alt): os.makedirs(os.path.dirname(p), exist_ok=True)
+        Image.fromarray(r['image']).save(img)
+        write_depth_png(gt, r['depth'])
+        _label_png(r['label'], lab)
+        _label_png(degrade_labels(r['label'], seed * 1000003 + i * 1009 + f), alt)
         if progress is not None: progress.update(1)
     poses = scene.poses()
     (root / DATE / name / 'poses.txt').write_text(''.join(_fmt(T[:3]) + '\n' for T in poses))
@@ -870,8 +830,7 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
         for sub, ids in sp.items():
             lines = split_lines(ids, frames); counts[sub] = len(lines)
             (sdir / f'{sub}_files.txt').write_text(''.join(l + '\n' for l in lines))
-        gts = [read_depth_png(tmp / l.split()[0] / 'proj_depth' / 'groundtruth' / 'image_02' / f'{int(l.split()[1]):010d}.png')
-               for l in split_lines(sp['test'], frames)]
+        gts = [read_depth_png(depth_gt_path(tmp, l)) for l in read_split(sdir / 'test_files.txt')]
         data = np.empty(len(gts), dtype=object); data[:] = gts
         np.savez_compressed(sdir / 'gt_depths.npz', data=data)
         seconds = time.time() - t0
@@ -911,17 +870,14 @@ def baselines(root, split:str='synth')->dict:
     `constant` (one depth everywhere) and `layout_prior` (the per-pixel median GT depth of the training frames,
     the same map for every test image). AbsRel and δ<1.25 for each."""
     root = Path(root); sdir = root / 'splits' / split
-    def gt(line):
-        d, f, _ = line.split()
-        return read_depth_png(root / d / 'proj_depth' / 'groundtruth' / 'image_02' / f'{int(f):010d}.png')
-    train = [gt(l) for l in (sdir / 'train_files.txt').read_text().split('\n') if l.strip()]
+    train = [read_depth_png(depth_gt_path(root, l)) for l in read_split(sdir / 'train_files.txt')]
     stack = np.stack(train).astype(np.float32); stack[(stack <= 1e-3) | (stack >= 80)] = np.nan
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         prior = np.nanmedian(stack, 0)
     prior = np.where(np.isfinite(prior), prior, 80.0)
-    test = np.load(sdir / 'gt_depths.npz', allow_pickle=True)['data']
+    test = load_gt_depths(root, split)
     res = {'constant': [], 'layout_prior': []}
     for g in test:
         m = (g > 1e-3) & (g < 80)
@@ -935,7 +891,8 @@ def label_agreement(root)->float:
     "Fraction of pixels where the degraded label set (`segmentation_alt`) equals the primary one."
     from PIL import Image
     root = Path(root); same = tot = 0
-    for f in sorted((root / 'segmentation').rglob('*.png')):
-        a = np.asarray(Image.open(f)); b = np.asarray(Image.open(root / 'segmentation_alt' / f.relative_to(root / 'segmentation')))
+    prim, alt = root / LABEL_DIRS['primary'], root / LABEL_DIRS['alternative']
+    for f in sorted(prim.rglob('*.png')):
+        a = np.asarray(Image.open(f)); b = np.asarray(Image.open(alt / f.relative_to(prim)))
         same += int((a == b).sum()); tot += a.size
     return same / max(tot, 1)
