@@ -46,7 +46,8 @@ def test_ablation_margin_tiny_writes_record(tmp_path):
 def test_tables_notebook_builds_every_table(tmp_path):
     res = tmp_path / 'results'
     for r in R.example_records('cpu', seeds=(0, 1)): R.write_record(r, res)
-    _run('tables', tmp_path, preset='cpu', results_dir=str(res))
+    out = R.execute_isolated('tables', dict(preset='cpu'), res, ROOT, threads=1)    # papermill in a child process (--jobs)
+    assert out == res / 'executed' / 'tables.ipynb' and out.exists()
     import pandas as pd
     for n, (stem, _, _) in R.TABLES.items():
         df = pd.read_csv(res / f'{stem}.csv')
@@ -96,3 +97,10 @@ def test_reproduce_names_failed_notebook_and_keeps_tables(tmp_path, monkeypatch,
     assert 'nbs/table1_decoder.ipynb failed in cell [3]' in err   # [1] parameters, [2] injected parameters and 'RuntimeError: broken on purpose' in err
     assert old.read_text() == 'previous table'
     assert (root / 'results' / 'executed' / 'table1_decoder.failed.ipynb').exists()
+
+
+def test_execute_isolated_reports_the_failing_cell(tmp_path):
+    with pytest.raises(R.NotebookFailed) as e:
+        R.execute_isolated('ablation_margin', dict(m=-1), tmp_path / 'results', ROOT)
+    assert e.value.exec_count == 3 and e.value.ename == 'ValueError' and 'must be > 0' in e.value.evalue
+    assert (tmp_path / 'results' / 'executed' / 'ablation_margin-m-1.failed.ipynb').exists()
