@@ -1,0 +1,106 @@
+"""The table notebooks through papermill, as a user runs them: an experiment notebook with the tiny preset writes a
+complete run record; `tables.ipynb` builds Tables 3–7 and the figures from records; bad parameters stop in the first
+cell after the parameters; `cmadepth-reproduce` lists its runs and names the notebook and cell that failed."""
+import json, math, os, shutil
+from pathlib import Path
+import pytest
+
+pm = pytest.importorskip('papermill')
+from cmadepth import results as R
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT / 'nbs'
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join([str(ROOT)] + ([os.environ['PYTHONPATH']] if os.environ.get('PYTHONPATH') else [])))
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    monkeypatch.delenv('IN_TEST', raising=False)
+
+
+def _run(nb, tmp_path, **params):
+    out = tmp_path / f'{nb}.out.ipynb'
+    pm.execute_notebook(str(NBS / f'{nb}.ipynb'), str(out), parameters=params, kernel_name='python3', cwd=str(ROOT),
+                        progress_bar=False)
+    return out
+
+
+def test_ablation_margin_tiny_writes_record(tmp_path):
+    res = tmp_path / 'results'
+    _run('ablation_margin', tmp_path, m=0.2, preset='tiny', data_path=str(tmp_path / 'data'), results_dir=str(res),
+         log_dir=str(tmp_path / 'runs'))
+    rec = json.loads((res / 'runs' / 'tiny-full-m0.2-s0.json').read_text())
+    assert rec['margin'] == 0.2 and rec['config']['sgt_margin'] == 0.2 and rec['config']['sgt'] is True
+    for k in ('preset', 'dataset', 'resolution', 'epochs', 'steps', 'hardware', 'commit', 'seed', 'config_hash', 'timings', 'history'):
+        assert rec.get(k) not in (None, ''), k
+    assert (rec['preset'], rec['dataset'], rec['resolution'], rec['steps']) == ('tiny', 'synthetic', '64×96', 2)
+    assert rec['config_hash'] == R.config_hash(R.experiment_configs('tiny', m=0.2, data_path=tmp_path / 'data')[0])
+    for m in (rec['metrics'], rec['metrics_improved_gt'], *rec['baselines'].values()):
+        assert all(math.isfinite(m[k]) and m[k] >= 0 for k in R.METRIC_COLS)
+    assert set(rec['baselines']) == {'constant', 'layout_prior', 'untrained'}
+    assert (res / 'runs' / 'tiny-full-m0.2-s0.png').stat().st_size > 1000
+    assert rec['timings']['train_seconds'] > 0 and rec['n_images'] > 0
+
+
+def test_tables_notebook_builds_every_table(tmp_path):
+    res = tmp_path / 'results'
+    for r in R.example_records('cpu', seeds=(0, 1)): R.write_record(r, res)
+    out = R.execute_isolated('tables', dict(preset='cpu'), res, ROOT, threads=1)    # papermill in a child process (--jobs)
+    assert out == res / 'executed' / 'tables.ipynb' and out.exists()
+    import pandas as pd
+    for n, (stem, _, _) in R.TABLES.items():
+        df = pd.read_csv(res / f'{stem}.csv')
+        assert (df.source == 'paper (reported)').any() and (df.source == 'reproduced').any(), stem
+        rep = df[df.source == 'reproduced']
+        assert (rep.preset == 'cpu').all() and (rep.seeds == '0,1').all() and rep.hardware.notna().all()
+        assert 'mean ± sd over 2 seeds' in (res / f'{stem}.md').read_text()
+    assert len(pd.read_csv(res / 'table7_margin.csv').query("source == 'reproduced'")) == 4
+    for f in ('fig_margin', 'fig_cma_layers', 'fig_per_class'): assert (res / f'{f}.png').stat().st_size > 1000
+
+
+@pytest.mark.parametrize('nb,params,message', [
+    ('ablation_margin', dict(m=-1), 'm=-1: the SGT margin must be > 0 (paper ablation: 0.1, 0.2, 0.3, 0.4'),
+    ('ablation_cma_layers', dict(cma_layers=7), 'allowed are non-empty lists such as 0,1'),
+    ('train_eval', dict(preset='paper'), 'data_path: preset=\'paper\' trains on KITTI'),
+])
+def test_bad_parameter_stops_in_first_cell(tmp_path, nb, params, message):
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        _run(nb, tmp_path, results_dir=str(tmp_path / 'results'), **params)
+    assert e.value.ename == 'ValueError' and message in e.value.evalue
+    cells = json.loads((tmp_path / f'{nb}.out.ipynb').read_text())['cells']
+    code = [c for c in cells if c['cell_type'] == 'code']
+    injected = next(i for i, c in enumerate(code) if 'injected-parameters' in c['metadata'].get('tags', []))
+    assert e.value.exec_count == code[injected + 1]['execution_count']          # the first cell after the parameters
+    assert not (tmp_path / 'results').exists()
+
+
+def test_reproduce_dry_run_lists_deduplicated_runs(capsys):
+    assert R.reproduce_main(['--dry-run']) == 0
+    out = capsys.readouterr().out
+    assert '13 training runs' in out and out.count('reuses quick-full-s0') == 3
+    with pytest.raises(SystemExit): R.reproduce_main(['--only', 'table9', '--dry-run'])
+    assert 'allowed are' in capsys.readouterr().err
+
+
+def test_reproduce_names_failed_notebook_and_keeps_tables(tmp_path, monkeypatch, capsys):
+    root = tmp_path / 'repo'; (root / 'nbs').mkdir(parents=True)
+    (root / 'settings.ini').write_text('[DEFAULT]\nlib_name = cmadepth\n')
+    nb = json.loads((NBS / 'table1_decoder.ipynb').read_text())
+    code = [c for c in nb['cells'] if c['cell_type'] == 'code']
+    code[1]['source'] = 'raise RuntimeError("broken on purpose")'
+    (root / 'nbs' / 'table1_decoder.ipynb').write_text(json.dumps(nb))
+    old = root / 'results' / 'table1_decoder.md'; old.parent.mkdir(); old.write_text('previous table')
+    monkeypatch.chdir(root)
+    assert R.reproduce_main(['--only', 'table1', '--preset', 'tiny']) == 1
+    err = capsys.readouterr().err
+    assert 'nbs/table1_decoder.ipynb failed in cell [3]' in err   # [1] parameters, [2] injected parameters and 'RuntimeError: broken on purpose' in err
+    assert old.read_text() == 'previous table'
+    assert (root / 'results' / 'executed' / 'table1_decoder.failed.ipynb').exists()
+
+
+def test_execute_isolated_reports_the_failing_cell(tmp_path):
+    with pytest.raises(R.NotebookFailed) as e:
+        R.execute_isolated('ablation_margin', dict(m=-1), tmp_path / 'results', ROOT)
+    assert e.value.exec_count == 3 and e.value.ename == 'ValueError' and 'must be > 0' in e.value.evalue
+    assert (tmp_path / 'results' / 'executed' / 'ablation_margin-m-1.failed.ipynb').exists()
