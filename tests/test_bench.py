@@ -15,7 +15,7 @@ def test_bench_cli(tmp_path):
     rows = {r['variant']: r for r in res['rows']}
     assert list(rows) == ['monodepth2', 'full']
     assert rows['monodepth2']['predict_b1_x'] == 1.0
-    assert rows['full']['fast_maxdiff'] < 1e-5 and rows['full']['est_train_b12_bf16_gb'] > 0
+    assert rows['full']['fast_maxdiff'] < 1e-5 and rows['full']['est_train_b12_off_gb'] > 0
     assert rows['full']['train_ms'] > 0 and rows['full']['train_peak_rss_mb'] > 0 and rows['full']['loss']
     assert rows['full']['gmacs_fast'] < rows['full']['gmacs_predict'] < rows['full']['gmacs_forward']
     assert res['info']['import_cmadepth_s'] < 2
