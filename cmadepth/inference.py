@@ -13,7 +13,7 @@ from .cma import CMA, JointDecoder
 from .model import DepthNet, _check_size
 
 # %% auto #0
-__all__ = ['fold_encoder_bn', 'FoldedCMA', 'PolyphaseStage', 'FastDepthNet', 'optimise_for_inference']
+__all__ = ['fold_encoder_bn', 'FoldedCMA', 'PolyphaseStage', 'FastDepthNet', 'optimise_for_inference', 'recompute_cma_attention_']
 
 # %% ../nbs/16_inference.ipynb #a32ba340
 def fold_encoder_bn(encoder:nn.Module)->nn.Module:
@@ -194,3 +194,24 @@ def optimise_for_inference(net:DepthNet, channels_last:bool=True, compile:bool=F
     "`FastDepthNet` of eval-mode `net` (optionally `torch.compile`d): image → scale-0 disparity."
     fast = FastDepthNet(net, channels_last=channels_last, **kw)
     return torch.compile(fast) if compile else fast
+
+# %% ../nbs/16_inference.ipynb #75075a3c
+def _cma_core(blk:CMA, a:Tensor, b:Tensor)->Tensor:
+    alpha, v = blk.attention(a, b)
+    return (alpha.unsqueeze(2) * v).sum(1)
+
+def _recomputing_forward(self:CMA, a:Tensor, b:Tensor)->Tensor:
+    if not (self.training and torch.is_grad_enabled()) or self.keep_attention: return CMA.forward(self, a, b)
+    if a.shape != b.shape: raise ValueError(f"CMA: own feature {tuple(a.shape)} and other feature {tuple(b.shape)} differ")
+    from torch.utils.checkpoint import checkpoint
+    z = checkpoint(_cma_core, self, a, b, use_reentrant=False)
+    return self.fuse(torch.cat([a, self.W(z)], 1))
+
+def recompute_cma_attention_(net:nn.Module, enable:bool=True)->nn.Module:
+    "Make every CMA block of `net` recompute its attention core in the backward pass (exact; less memory). In place."
+    import types
+    for m in net.modules():
+        if isinstance(m, CMA):
+            if enable: m.forward = types.MethodType(_recomputing_forward, m)
+            else: m.__dict__.pop('forward', None)
+    return net
