@@ -173,12 +173,15 @@ def sgt_function()->tuple:
     except ImportError: return standin_sgt, 'stand-in'
 
 # %% ../nbs/17_bench.ipynb #b2040e89
-def make_train_step(cfg, batch_size:int, device:str='cpu', amp:str='off'):
+def make_train_step(cfg, batch_size:int, device:str='cpu', amp:str='off', recompute_cma:bool=False):
     "(step, state): `step()` runs one full self-supervised training step; `state` holds the models and the batch."
     import torch
     from torch.profiler import record_function
     from cmadepth.model import DepthNet, PoseNet, predict_poses
     depth, pose = DepthNet(cfg).to(device).train(), PoseNet(cfg).to(device).train()
+    if recompute_cma:
+        from cmadepth.inference import recompute_cma_attention_
+        recompute_cma_attention_(depth)
     opt = torch.optim.Adam(list(depth.parameters()) + list(pose.parameters()), lr=cfg.lr)
     batch = synthetic_batch(cfg, batch_size, device)
     losses, loss_name = loss_function()
@@ -235,11 +238,14 @@ def sgt_time(cfg, state, repeats:int=3, device='cpu')->float:
     return statistics.median(timed(lambda: fn(feats, state['batch'].label, cfg).backward(), repeats, 1, device))
 
 # %% ../nbs/17_bench.ipynb #73c296da
-def saved_activation_mb(cfg, batch_size:int=1, amp:str='off', device:str='cpu')->float:
+def saved_activation_mb(cfg, batch_size:int=1, amp:str='off', device:str='cpu', recompute_cma:bool=False)->float:
     "MB held by the tensors saved for backward in one training forward (depth + 2 pose calls + loss), parameters excluded."
     import torch
     from cmadepth.model import DepthNet, PoseNet, predict_poses
     depth, pose = DepthNet(cfg).to(device).train(), PoseNet(cfg).to(device).train()
+    if recompute_cma:
+        from cmadepth.inference import recompute_cma_attention_
+        recompute_cma_attention_(depth)
     params = {p.untyped_storage().data_ptr() for m in (depth, pose) for p in m.parameters()}
     batch = synthetic_batch(cfg, batch_size, device)
     seen = {}
@@ -255,11 +261,11 @@ def saved_activation_mb(cfg, batch_size:int=1, amp:str='off', device:str='cpu')-
     return sum(seen.values()) / 2 ** 20
 
 def train_memory_estimate(variant:str, backbone:str='resnet18', height:int=192, width:int=640, amp:str='off',
-                          scale:int=2, device:str='cpu', param_state_bytes:int|None=None)->dict:
+                          scale:int=2, device:str='cpu', param_state_bytes:int|None=None, recompute_cma:bool=False)->dict:
     "Saved-for-backward MB at batch 12 (from batch 1 and 2 at `height/scale`×`width/scale`) and the training estimate in GB."
     h, w = max(64, height // scale // 32 * 32), max(64, width // scale // 32 * 32)   # BatchNorm needs > 1 value at stride 32
     cfg = make_config(variant, backbone, h, w)
-    m1, m2 = saved_activation_mb(cfg, 1, amp, device), saved_activation_mb(cfg, 2, amp, device)
+    m1, m2 = (saved_activation_mb(cfg, b, amp, device, recompute_cma) for b in (1, 2))
     per_image = (m2 - m1) * (height * width) / (h * w)
     saved = (m1 - (m2 - m1)) + 12 * per_image                 # constant part + 12 images at full size
     if param_state_bytes is None:
@@ -277,7 +283,7 @@ def _device(device:str)->str:
 
 def measure(kind:str, variant:str, backbone:str='resnet18', height:int=192, width:int=640, batch_sizes=(1, 12),
             train_batch:int=12, repeats:int=3, warmup:int=1, device:str='auto', amp:str='off', threads:int=0,
-            channels_last:bool=True, train_repeats:int=0, act_amps=('off',), act_scale:int=2)->dict:
+            channels_last:bool=True, train_repeats:int=0, act_amps=('off',), act_scale:int=2, recompute_cma:bool=False)->dict:
     "One benchmark job (`kind` 'infer' or 'train') for one variant and backbone; times in ms."
     import torch
     if threads: torch.set_num_threads(threads)
@@ -300,8 +306,8 @@ def measure(kind:str, variant:str, backbone:str='resnet18', height:int=192, widt
     if kind != 'train': raise ValueError(f"kind={kind!r}: allowed are 'infer', 'train'")
     if device.startswith('cuda'): torch.cuda.reset_peak_memory_stats()
     rss0 = _peak_rss_mb()
-    step, st = make_train_step(cfg, train_batch, device, amp)
-    row.update(train_batch=train_batch, loss=st['loss'], amp=amp, rss_base_mb=rss0)
+    step, st = make_train_step(cfg, train_batch, device, amp, recompute_cma)
+    row.update(train_batch=train_batch, loss=st['loss'], amp=amp, recompute_cma=recompute_cma, rss_base_mb=rss0)
     reps = train_repeats or repeats
     t = statistics.median(timed(step, reps, warmup, device))
     row['train_ms'] = t * 1e3
@@ -313,7 +319,7 @@ def measure(kind:str, variant:str, backbone:str='resnet18', height:int=192, widt
     pbytes = 4 * sum(p.numel() * p.element_size() for m in (st['depth'], st['pose']) for p in m.parameters())
     del st, step
     for a in act_amps or ():
-        row.update(train_memory_estimate(variant, backbone, height, width, a, act_scale, device, pbytes))
+        row.update(train_memory_estimate(variant, backbone, height, width, a, act_scale, device, pbytes, recompute_cma))
     return row
 
 # %% ../nbs/17_bench.ipynb #a98d2cc4
@@ -327,7 +333,7 @@ def _run_fresh(job:dict, timeout:float=3600)->dict:
 def run_benchmark(variants=None, backbones=('resnet18',), height:int=192, width:int=640, batch_sizes=(1, 12),
                   train:bool=True, train_batch:int=12, train_backbones=None, repeats:int=3, warmup:int=1,
                   device:str='auto', amp:str='off', threads:int=0, fresh:bool=True, batch_sizes_by_backbone=None,
-                  progress:bool=True, train_repeats:int=0, act_amps=('off',), act_scale:int=2):
+                  progress:bool=True, train_repeats:int=0, act_amps=('off',), act_scale:int=2, recompute_cma:bool=False):
     "Measure every (variant, backbone); returns a pandas DataFrame with one row each, ratios to Monodepth2 included."
     import pandas as pd
     from cmadepth.config import VARIANTS
@@ -344,7 +350,8 @@ def run_benchmark(variants=None, backbones=('resnet18',), height:int=192, width:
             jobs.append(dict(kind='infer', variant=v, backbone=bb, batch_sizes=bs, **common))
             if train and bb in train_backbones:
                 jobs.append(dict(kind='train', variant=v, backbone=bb, train_batch=train_batch, amp=amp,
-                                 train_repeats=train_repeats, act_amps=tuple(act_amps), act_scale=act_scale, **common))
+                                 train_repeats=train_repeats, act_amps=tuple(act_amps), act_scale=act_scale,
+                                 recompute_cma=recompute_cma, **common))
     rows = {}
     it = jobs
     if progress:
@@ -418,6 +425,7 @@ def main(argv=None):
     ap.add_argument('--repeats', type=int, default=3); ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--train-repeats', type=int, default=0, help='repeats of the training step (default: --repeats)')
     ap.add_argument('--act-amps', default='off', help="autocast modes of the saved-for-backward memory estimate: 'off', 'off,bf16' or '' (none)")
+    ap.add_argument('--recompute-cma', action='store_true', help='train with cmadepth.inference.recompute_cma_attention_ (less memory)')
     ap.add_argument('--act-scale', type=int, default=2, help='the memory estimate runs at height/act_scale × width/act_scale')
     ap.add_argument('--height', type=int, default=192); ap.add_argument('--width', type=int, default=640)
     ap.add_argument('--device', default='auto'); ap.add_argument('--amp', default='off', choices=['off', 'bf16', 'fp16'])
@@ -434,7 +442,8 @@ def main(argv=None):
     df = run_benchmark(names(a.variants) or None, bbs, a.height, a.width, ints(a.batch_sizes), not a.no_train,
                        a.train_batch, names(a.train_backbones) or None, a.repeats, a.warmup, a.device, a.amp, a.threads,
                        batch_sizes_by_backbone={'resnet50': ints(a.r50_batch_sizes)} if a.r50_batch_sizes else None,
-                       train_repeats=a.train_repeats, act_amps=names(a.act_amps), act_scale=a.act_scale)
+                       train_repeats=a.train_repeats, act_amps=names(a.act_amps), act_scale=a.act_scale,
+                       recompute_cma=a.recompute_cma)
     df = with_counts(df, a.height, a.width)
     info = dict(env_info(), import_cmadepth_s=import_time(3), import_cmadepth_model_s=import_time(1, 'cmadepth.model'), height=a.height, width=a.width, repeats=a.repeats,
                 warmup=a.warmup, wall_s=time.perf_counter() - t0,
