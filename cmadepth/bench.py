@@ -445,7 +445,7 @@ def main(argv=None):
                        train_repeats=a.train_repeats, act_amps=names(a.act_amps), act_scale=a.act_scale,
                        recompute_cma=a.recompute_cma)
     df = with_counts(df, a.height, a.width)
-    info = dict(env_info(), import_cmadepth_s=import_time(3), import_cmadepth_model_s=import_time(1, 'cmadepth.model'), height=a.height, width=a.width, repeats=a.repeats,
+    info = dict(env_info(), threads_used=a.threads or env_info()['threads'], import_cmadepth_s=import_time(3), import_cmadepth_model_s=import_time(1, 'cmadepth.model'), height=a.height, width=a.width, repeats=a.repeats,
                 warmup=a.warmup, wall_s=time.perf_counter() - t0,
                 conventions='times: median ms per image (inference) / per step (train); *_x: ratio to the Monodepth2 row '
                             '(fast_* to the plain Monodepth2 predict); MACs = FLOPs/2 of convs and matmuls per image, '
