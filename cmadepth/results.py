@@ -311,16 +311,9 @@ def ensure_data(cfg, progress:bool=True)->Path:
     return dp
 
 def code_commit(path=None)->str:
-    "The checkout's commit, '-dirty' when files other than outputs (results/, runs/, data/) have uncommitted changes; 'unknown' outside git."
-    import subprocess
-    path = str(path or repo_root())
-    try:
-        run = lambda *a: subprocess.run(['git', *a], cwd=path, capture_output=True, text=True, timeout=10)
-        c = run('rev-parse', '--short', 'HEAD')
-        if c.returncode: return 'unknown'
-        dirty = run('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)results', ':(exclude)runs', ':(exclude)data').stdout.strip()
-        return c.stdout.strip() + ('-dirty' if dirty else '')
-    except (OSError, subprocess.SubprocessError): return 'unknown'
+    "The checkout's commit for provenance (`train.git_commit` of the repository root; outputs don't make it dirty)."
+    from cmadepth.train import git_commit
+    return git_commit(str(path or repo_root()))
 
 def record_path(results_dir, name:str)->Path: return resolve_path(results_dir)/'runs'/f'{name}.json'
 
