@@ -47,7 +47,7 @@ PRESETS = {
     'cpu':   dict(dataset='synthetic', split='synth', eval_split='synth', height=96, width=320,
                   batch_size=4, epochs=16, lr=2e-4, lr_milestones=(12,), num_workers=1),
     'quick': dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=224,
-                  batch_size=4, epochs=2, lr=2e-4, lr_milestones=(), num_workers=0),
+                  batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0),
     'tiny':  dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=96,
                   batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0, max_steps=2),
 }

@@ -628,7 +628,7 @@ def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:
     return plot_per_class(by, metric)
 
 # %% ../nbs/18_results.ipynb #b212eb42
-QUICK_RUN_MINUTES = 7.0   # measured: one quick-preset run (266 steps + evaluation) on 2 loaded CPU cores
+QUICK_RUN_MINUTES = 6.0   # measured: one quick-preset run (266 steps at batch 2 ≈ 5.4 min + start-up and evaluation), 2 idle CPU cores
 PRESET_RUN_MINUTES = {'tiny': 0.3, 'quick': QUICK_RUN_MINUTES, 'cpu': 90.0, 'paper': 15 * 60.0}
 
 def plan(preset:str='quick', only=None, seeds='', data_path='')->list:

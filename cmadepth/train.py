@@ -124,7 +124,9 @@ def build_training(cfg:Config, device, info:DistInfo=DistInfo()):
         depth_net = nn.parallel.DistributedDataParallel(depth_net, device_ids=ids, find_unused_parameters=True)
         pose_net = nn.parallel.DistributedDataParallel(pose_net, device_ids=ids, find_unused_parameters=True)
     params = [p for m in (depth_net, pose_net) for p in m.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    # fused: one kernel over all parameters (same update rule); on 2 CPU cores the unfused Adam
+    # took ~15 % of a quick-preset step, the parameter traffic of 39 M parameters dominating it.
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, fused=device.type in ('cpu', 'cuda'))
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
     return depth_net, pose_net, opt, sched
 
