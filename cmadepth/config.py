@@ -45,9 +45,10 @@ PRESETS = {
     'paper': dict(dataset='kitti', height=192, width=640, batch_size=12, epochs=20, lr=1.5e-4,
                   lr_milestones=(10, 15), num_workers=6),
     'cpu':   dict(dataset='synthetic', split='synth', eval_split='synth', height=96, width=320,
-                  batch_size=4, epochs=16, lr=2e-4, lr_milestones=(12,), num_workers=1),
+                  batch_size=2, epochs=4, lr=2e-4, lr_milestones=(3,), num_workers=1),
+    # quick: 200 steps of the 266-step epoch, lr ×0.1 after step 150 (0.5625 × 266)
     'quick': dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=224,
-                  batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0),
+                  batch_size=2, epochs=1, max_steps=200, lr=2e-4, lr_milestones=(0.5625,), num_workers=0),
     'tiny':  dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=96,
                   batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0, max_steps=2),
 }
@@ -98,7 +99,7 @@ class Config:
     epochs: int = 20
     max_steps: int = 0                # stop after this many steps in total (0: run all epochs)
     lr: float = 1.5e-4
-    lr_milestones: tuple = (10, 15)   # epochs at whose start lr is multiplied by lr_gamma
+    lr_milestones: tuple = (10, 15)   # epochs after which lr ×= lr_gamma (fractions allowed: 0.75 = ¾ into epoch 1)
     lr_gamma: float = 0.1
     seed: int = 0
     device: str = 'auto'              # auto | cpu | cuda | cuda:N
@@ -109,8 +110,9 @@ class Config:
     log_every: int = 50
 
     def __post_init__(self):
-        for k in ('cma_layers', 'sgt_layers', 'scales', 'frame_ids', 'lr_milestones'):
+        for k in ('cma_layers', 'sgt_layers', 'scales', 'frame_ids'):
             setattr(self, k, _as_int_tuple(getattr(self, k), k))
+        self.lr_milestones = _as_number_tuple(self.lr_milestones, 'lr_milestones')
 
     @classmethod
     def make(cls, variant:str='full', preset:str='paper', **overrides)->Config:
@@ -153,6 +155,8 @@ class Config:
         if self.frame_ids[0] != 0 or len(self.frame_ids) < 2: raise ValueError(f"frame_ids={self.frame_ids}: the target frame 0 first, then neighbours, e.g. 0,-1,1")
         for k in ('batch_size', 'epochs', 'num_classes'):
             if getattr(self, k) < 1: raise ValueError(f"{k}={getattr(self, k)}: must be ≥ 1")
+        if any(m <= 0 for m in self.lr_milestones): raise ValueError(f"lr_milestones={self.lr_milestones}: epochs must be > 0 (e.g. 10,15 or 0.75)")
+        if self.max_steps < 0: raise ValueError(f"max_steps={self.max_steps}: must be ≥ 0 (0: run all epochs)")
         for k in ('lr', 'min_depth', 'max_depth'):
             if not getattr(self, k) > 0: raise ValueError(f"{k}={getattr(self, k)}: must be > 0")
         if self.min_depth >= self.max_depth: raise ValueError(f"min_depth={self.min_depth} must be below max_depth={self.max_depth}")
@@ -208,9 +212,17 @@ def _as_int_tuple(v, name):
     try: return tuple(int(x) for x in v)
     except (TypeError, ValueError): raise ValueError(f"{name}={v!r}: expected integers, e.g. 0,1,2") from None
 
+def _as_number_tuple(v, name):
+    "Numbers (ints where whole, so configs stay readable), e.g. the LR milestones in epochs."
+    if isinstance(v, str): v = [x for x in v.replace(' ', '').split(',') if x != '']
+    elif isinstance(v, (int, float)): v = [v]
+    try: f = [float(x) for x in v]
+    except (TypeError, ValueError): raise ValueError(f"{name}={v!r}: expected numbers, e.g. 10,15 or 0.75") from None
+    return tuple(int(x) if x.is_integer() else x for x in f)
+
 def _parse_value(v:str, current, name):
     v = v.strip()
-    if isinstance(current, tuple): return _as_int_tuple(v, name)
+    if isinstance(current, tuple): return (_as_number_tuple if name == 'lr_milestones' else _as_int_tuple)(v, name)
     if isinstance(current, bool) or current is None:
         low = v.lower()
         if low in ('none', 'auto', ''): return None

@@ -15,7 +15,7 @@ __all__ = ['METRIC_COLS', 'METRIC_TITLES', 'LABEL_SOURCES', 'PAPER_TABLE1', 'EXP
            'config_hash', 'experiment_configs', 'ensure_data', 'code_commit', 'record_path', 'write_record',
            'improved_gt_eval', 'run_experiment', 'load_records', 'run_table', 'table3', 'table4', 'table5', 'table6',
            'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers',
-           'fig_per_class', 'plan', 'execute', 'NotebookFailed', 'execute_isolated', 'reproduce_main']
+           'fig_per_class', 'plan', 'job_speedup', 'execute', 'NotebookFailed', 'execute_isolated', 'reproduce_main']
 
 # %% ../nbs/18_results.ipynb #ab9bf163
 METRIC_COLS = ['abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3']
@@ -628,8 +628,8 @@ def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:
     return plot_per_class(by, metric)
 
 # %% ../nbs/18_results.ipynb #b212eb42
-QUICK_RUN_MINUTES = 6.0   # measured: one quick-preset run (266 steps at batch 2 ≈ 5.4 min + start-up and evaluation), 2 idle CPU cores
-PRESET_RUN_MINUTES = {'tiny': 0.3, 'quick': QUICK_RUN_MINUTES, 'cpu': 90.0, 'paper': 15 * 60.0}
+QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
+PRESET_RUN_MINUTES = {'tiny': 0.3, 'quick': QUICK_RUN_MINUTES, 'cpu': 40.0, 'paper': 15 * 60.0}
 
 def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
     "The notebook calls of the main job (dicts: notebook, params, tables, runs, reused), in order."
@@ -662,13 +662,19 @@ def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
                    dict(notebook='table2_cost', params=dict(preset=preset), tables=['table2'], runs=[], reused=False, minutes=5.0 if preset != 'tiny' else 0.5))
     return out
 
+def job_speedup(jobs:int)->float:
+    "Throughput of `jobs` concurrent 1-thread runs over one run using every core (measured on 2 cores: 1.28×; assumed no better elsewhere)."
+    return 1.0 if jobs <= 1 else 1.28
+
 def _run_minutes(cfg)->float:
-    "A rough time estimate of one run relative to the preset's standard run (pixels × backbone)."
+    """A time estimate of one run relative to the preset's standard run. The factors are measured step-time
+    ratios (full model, batch 2, 2 cores): the step is bound by per-parameter work more than by pixels, so
+    2.6× the pixels (96×384) cost 1.85×, 2.1× (96×320) 1.6×; ResNet-50 1.35×; Monodepth2 0.64×."""
     from cmadepth.config import PRESETS
     p = PRESETS.get(cfg.preset, PRESETS['paper'])
-    f = (cfg.height * cfg.width) / (p['height'] * p['width'])
-    f *= 2.0 if cfg.backbone == 'resnet50' else 1.0
-    if cfg.variant == 'monodepth2': f *= 0.8
+    f = 1 + 0.53 * ((cfg.height * cfg.width) / (p['height'] * p['width']) - 1)
+    f *= 1.35 if cfg.backbone == 'resnet50' else 1.0
+    if cfg.variant == 'monodepth2': f *= 0.7      # the step 0.64×; start-up and evaluation cost the same
     return PRESET_RUN_MINUTES.get(cfg.preset, QUICK_RUN_MINUTES) * f
 
 def _tag(params:dict)->str:
@@ -729,20 +735,22 @@ def reproduce_main(argv=None):
     ap.add_argument('--data-path', default='', help='dataset folder (default: data/synthetic, rendered on first use)')
     ap.add_argument('--results-dir', default='results')
     ap.add_argument('--dry-run', action='store_true', help='list the runs and the time estimate, run nothing')
-    ap.add_argument('--jobs', type=int, default=1, help='training notebooks run at once, each with cores/jobs torch threads (default 1)')
+    ap.add_argument('--jobs', type=int, default=0, help='training notebooks run at once, each with cores/jobs torch threads '
+                    '(default: 1 for the paper preset, else min(4, cores) — two 1-thread runs on 2 cores train 1.28× faster than one 2-thread run)')
     a = ap.parse_args(argv)
     names = {f'table{i}' for i in range(1, 8)} | {'fig1'}
     only = [x.strip() for x in a.only.split(',') if x.strip()] or None
     bad = [x for x in only or [] if x not in names]
     if bad: ap.error(f"--only: unknown {', '.join(bad)}; allowed are {', '.join(sorted(names))}")
-    if a.jobs < 1: ap.error(f"--jobs {a.jobs}: must be ≥ 1")
+    if a.jobs < 0: ap.error(f"--jobs {a.jobs}: must be ≥ 1 (0: automatic)")
+    if a.jobs == 0: a.jobs = 1 if a.preset == 'paper' else max(1, min(4, os.cpu_count() or 1))
     try: steps = plan(a.preset, only, a.seeds, a.data_path)
     except ValueError as e: ap.error(str(e))
     todo = [s for s in steps if not s['reused']]
-    total = sum(s['minutes'] for s in todo)
+    total = sum(s['minutes'] for s in todo if s['runs']) / job_speedup(a.jobs) + sum(s['minutes'] for s in todo if not s['runs'])
     runs = [n for s in todo for n in s['runs']]
-    print(f"cmadepth-reproduce: preset {a.preset}, {len(todo)} notebooks, {len(runs)} training runs, about {total:.0f} min "
-          f"(estimate; finished runs are reused)", flush=True)
+    print(f"cmadepth-reproduce: preset {a.preset}, {len(todo)} notebooks, {len(runs)} training runs, {a.jobs} at a time, "
+          f"about {total:.0f} min (estimate; finished runs are reused)", flush=True)
     for i, s in enumerate(steps, 1):
         p = ' '.join(f"{k}={v}" for k, v in s['params'].items() if k not in ('preset', 'seeds', 'data_path') and v not in ('', None))
         what = (f"reuses {', '.join(s['runs'])}" if s['reused'] else (', '.join(s['runs']) or '-'))
@@ -766,7 +774,7 @@ def reproduce_main(argv=None):
               + f": {what}\n(the executed copy is in {resolve_path(a.results_dir)/'executed'}; tables already written are unchanged)", file=sys.stderr)
     def left(rest):
         f = state['real'] / state['est'] if state['est'] > 0 else 1.0      # finished training notebooks calibrate the estimate
-        return sum(x['minutes'] * (f if x['runs'] else 1) for x in rest) / (a.jobs if a.jobs > 1 else 1)
+        return sum(x['minutes'] * (f if x['runs'] else 1) for x in rest) / job_speedup(a.jobs)
     def finished(s, t0, out):
         state['k'] += 1
         if s['runs']: state['est'] += s['minutes']; state['real'] += (time.time() - t0) / 60
@@ -792,7 +800,8 @@ def reproduce_main(argv=None):
             try: out = execute_isolated(s['notebook'], s['params'], a.results_dir, root, threads)
             except Exception as e: failed.append((s, e)); return
             finished(s, t0, out)
-        with ThreadPoolExecutor(a.jobs) as pool: list(pool.map(one, train_steps))
+        longest_first = sorted(train_steps, key=lambda x: -x['minutes'])     # the long runs must not form the tail
+        with ThreadPoolExecutor(a.jobs) as pool: list(pool.map(one, longest_first))
         if failed: report_fail(*failed[0]); return 1
         for s in [x for x in other if x['notebook'] != 'table1_decoder']:   # the cost benchmark and the tables: alone, after the runs
             t0 = time.time()

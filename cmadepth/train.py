@@ -18,9 +18,9 @@ from .config import Config
 
 # %% auto #0
 __all__ = ['seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed', 'CPUSyncBatchNorm',
-           'convert_sync_batchnorm', 'build_training', 'load_init_weights', 'NonFiniteLoss', 'forward_losses',
-           'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint', 'load_checkpoint', 'run_dir_of', 'train',
-           'parse_args', 'main']
+           'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights', 'NonFiniteLoss',
+           'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint', 'load_checkpoint',
+           'run_dir_of', 'train', 'parse_args', 'main']
 
 # %% ../nbs/13_train.ipynb #0cb529bf
 def seed_everything(seed:int):
@@ -112,8 +112,10 @@ def convert_sync_batchnorm(module:nn.Module, device)->nn.Module:
     return module
 
 # %% ../nbs/13_train.ipynb #cebce355
-def build_training(cfg:Config, device, info:DistInfo=DistInfo()):
-    "Depth and pose networks (DDP-wrapped when distributed), one Adam over both, the step LR schedule."
+def build_training(cfg:Config, device, info:DistInfo=DistInfo(), steps_per_epoch:int=1):
+    """Depth and pose networks (DDP-wrapped when distributed), one Adam over both, the step LR schedule.
+    The schedule is stepped after every optimiser step: milestone epochs (fractions allowed) become
+    `round(epoch × steps_per_epoch)` steps, so whole-epoch milestones behave exactly as a per-epoch schedule."""
     from cmadepth.model import DepthNet, PoseNet
     depth_net, pose_net = DepthNet(cfg), PoseNet(cfg)
     if cfg.init_weights: load_init_weights(cfg.init_weights, depth_net, pose_net)
@@ -127,8 +129,12 @@ def build_training(cfg:Config, device, info:DistInfo=DistInfo()):
     # fused: one kernel over all parameters (same update rule); on 2 CPU cores the unfused Adam
     # took ~15 % of a quick-preset step, the parameter traffic of 39 M parameters dominating it.
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, fused=device.type in ('cpu', 'cuda'))
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestone_steps(cfg.lr_milestones, steps_per_epoch), gamma=cfg.lr_gamma)
     return depth_net, pose_net, opt, sched
+
+def milestone_steps(milestones, steps_per_epoch:int)->list:
+    "LR milestones given in epochs (0.75 = three quarters into the first epoch) as optimiser-step counts (≥ 1)."
+    return sorted({max(1, round(m * steps_per_epoch)) for m in milestones})
 
 def load_init_weights(folder, depth_net, pose_net):
     "Start both encoders from `encoder.pth` / `pose_encoder.pth` in `folder` (a stand-in for ImageNet weights)."
@@ -258,7 +264,9 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {info.world_size} processes")
     train_loader = make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
     val_loader = make_loader(cfg, 'val', augment=False, shuffle=False, distributed=False, drop_last=False, batch_size=bs)
-    depth_net, pose_net, opt, sched = build_training(cfg, device, info)
+    steps_per_epoch = len(train_loader)
+    if steps_per_epoch == 0: raise ValueError(f"the training split has fewer than batch_size={bs} samples")
+    depth_net, pose_net, opt, sched = build_training(cfg, device, info, steps_per_epoch)
     scaler = torch.amp.GradScaler('cuda') if (cfg.amp == 'fp16' and device.type == 'cuda') else None
     state = dict(epoch=-1, step=0, best=None, best_epoch=None, best_by=None, history=[], train_seconds=0.0)
     ckpts = checkpoint_dirs(run_dir) if resume else []
@@ -269,8 +277,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     if info.main:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(run_dir/'tb'))
-    steps_per_epoch = len(train_loader)
-    if steps_per_epoch == 0: raise ValueError(f"the training split has fewer than batch_size={bs} samples")
     step = state['step']
     depth_net.train(); pose_net.train()
     try:
@@ -284,6 +290,7 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
             for batch in bar:
                 batch = batch.to(device, non_blocking=True)
                 losses, out = train_step(cfg, batch, depth_net, pose_net, opt, scaler, step)
+                sched.step()
                 step += 1
                 if info.main and (step % max(cfg.log_every, 1) == 0 or step == 1):
                     for k, v in losses.items():
@@ -296,7 +303,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
                     state['history'].append(dict(step=step, epoch=epoch, **r))
                 if on_step is not None: on_step(step, depth_net, pose_net)
                 if cfg.max_steps and step >= cfg.max_steps: break
-            sched.step()
             state['train_seconds'] += time.time() - t0
             if info.main:
                 r = validate(cfg, val_loader, depth_net, pose_net, device, val_batches)
