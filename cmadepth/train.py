@@ -40,13 +40,13 @@ def resolve_device(cfg:Config)->torch.device:
 
 def git_commit(path='.')->str:
     """The commit of the checkout that holds `path`, + '-dirty' when tracked files other than outputs
-    (results/, runs/, data/) have uncommitted changes; 'unknown' outside git."""
+    (results/, runs/, data/) and prose (*.md) have uncommitted changes; 'unknown' outside git."""
     try:
         run = lambda *a: subprocess.run(['git', *a], cwd=path, capture_output=True, text=True, timeout=10)
         c = run('rev-parse', '--short', 'HEAD')
         if c.returncode: return 'unknown'
         dirty = run('status', '--porcelain', '--untracked-files=no', '--', '.',
-                    ':(exclude)results', ':(exclude)runs', ':(exclude)data').stdout.strip()
+                    ':(exclude)results', ':(exclude)runs', ':(exclude)data', ':(exclude)*.md').stdout.strip()
         return c.stdout.strip() + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
