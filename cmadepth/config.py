@@ -206,23 +206,26 @@ class Config:
             kw[k] = _parse_value(v, getattr(self, k), k)
         return self.replace(**kw)
 
+def _items(v)->list:
+    "A comma-separated string, a single number or a sequence, as a list of its items."
+    if isinstance(v, str): return [x for x in v.replace(' ', '').split(',') if x != '']
+    return [v] if isinstance(v, (int, float)) else list(v)
+
 def _as_int_tuple(v, name):
-    if isinstance(v, str): v = [x for x in v.replace(' ', '').split(',') if x != '']
-    elif isinstance(v, int): v = [v]
+    v = _items(v)
     try: return tuple(int(x) for x in v)
     except (TypeError, ValueError): raise ValueError(f"{name}={v!r}: expected integers, e.g. 0,1,2") from None
 
 def _as_number_tuple(v, name):
     "Numbers (ints where whole, so configs stay readable), e.g. the LR milestones in epochs."
-    if isinstance(v, str): v = [x for x in v.replace(' ', '').split(',') if x != '']
-    elif isinstance(v, (int, float)): v = [v]
+    v = _items(v)
     try: f = [float(x) for x in v]
     except (TypeError, ValueError): raise ValueError(f"{name}={v!r}: expected numbers, e.g. 10,15 or 0.75") from None
     return tuple(int(x) if x.is_integer() else x for x in f)
 
 def _parse_value(v:str, current, name):
     v = v.strip()
-    if isinstance(current, tuple): return (_as_number_tuple if name == 'lr_milestones' else _as_int_tuple)(v, name)
+    if isinstance(current, tuple): return v      # __post_init__ parses each sequence option by its own rule
     if isinstance(current, bool) or current is None:
         low = v.lower()
         if low in ('none', 'auto', ''): return None

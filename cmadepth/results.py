@@ -747,7 +747,11 @@ def reproduce_main(argv=None):
     try: steps = plan(a.preset, only, a.seeds, a.data_path)
     except ValueError as e: ap.error(str(e))
     todo = [s for s in steps if not s['reused']]
-    total = sum(s['minutes'] for s in todo if s['runs']) / job_speedup(a.jobs) + sum(s['minutes'] for s in todo if not s['runs'])
+    state = dict(est=0.0, real=0.0, k=0)
+    def left(rest):
+        f = state['real'] / state['est'] if state['est'] > 0 else 1.0      # finished training notebooks calibrate the estimate
+        return sum(x['minutes'] * f / job_speedup(a.jobs) if x['runs'] else x['minutes'] for x in rest)
+    total = left(todo)
     runs = [n for s in todo for n in s['runs']]
     print(f"cmadepth-reproduce: preset {a.preset}, {len(todo)} notebooks, {len(runs)} training runs, {a.jobs} at a time, "
           f"about {total:.0f} min (estimate; finished runs are reused)", flush=True)
@@ -756,7 +760,7 @@ def reproduce_main(argv=None):
         what = (f"reuses {', '.join(s['runs'])}" if s['reused'] else (', '.join(s['runs']) or '-'))
         print(f"  {i:2d}. {s['notebook']:20s} {p:36s} {'/'.join(s['tables']):34s} {what}" + ('' if s['reused'] else f"  ~{s['minutes']:.0f} min"))
     if a.preset != 'paper' and not a.data_path and runs and not (Path(experiment_configs(a.preset)[0].data_path)/'manifest.json').exists():
-        print("  (first, the synthetic data is rendered once into data/synthetic: about 4–5 min on 2 cores)")
+        print("  (first, the synthetic data is rendered once into data/synthetic: about 2 min on 2 cores)")
     if a.dry_run: return 0
     root = repo_root()
     if a.preset != 'paper' and not a.data_path and any(s['runs'] for s in todo):   # render the data once, before the runs
@@ -766,15 +770,11 @@ def reproduce_main(argv=None):
             print(f"rendering the synthetic data into {cfg.data_path} (once) …", flush=True)
         ensure_data(cfg, progress=False)
     t_all = time.time()
-    state = dict(est=0.0, real=0.0, k=0)
     def report_fail(s, e):
         cell = getattr(e, 'exec_count', None)
         what = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
         print(f"cmadepth-reproduce: nbs/{s['notebook']}.ipynb failed" + (f" in cell [{cell}]" if cell is not None else '')
               + f": {what}\n(the executed copy is in {resolve_path(a.results_dir)/'executed'}; tables already written are unchanged)", file=sys.stderr)
-    def left(rest):
-        f = state['real'] / state['est'] if state['est'] > 0 else 1.0      # finished training notebooks calibrate the estimate
-        return sum(x['minutes'] * (f if x['runs'] else 1) for x in rest) / job_speedup(a.jobs)
     def finished(s, t0, out):
         state['k'] += 1
         if s['runs']: state['est'] += s['minutes']; state['real'] += (time.time() - t0) / 60

@@ -112,7 +112,7 @@ def convert_sync_batchnorm(module:nn.Module, device)->nn.Module:
     return module
 
 # %% ../nbs/13_train.ipynb #cebce355
-def build_training(cfg:Config, device, info:DistInfo=DistInfo(), steps_per_epoch:int=1):
+def build_training(cfg:Config, device, info:DistInfo=DistInfo(), *, steps_per_epoch:int):
     """Depth and pose networks (DDP-wrapped when distributed), one Adam over both, the step LR schedule.
     The schedule is stepped after every optimiser step: milestone epochs (fractions allowed) become
     `round(epoch × steps_per_epoch)` steps, so whole-epoch milestones behave exactly as a per-epoch schedule."""
@@ -266,7 +266,7 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     val_loader = make_loader(cfg, 'val', augment=False, shuffle=False, distributed=False, drop_last=False, batch_size=bs)
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0: raise ValueError(f"the training split has fewer than batch_size={bs} samples")
-    depth_net, pose_net, opt, sched = build_training(cfg, device, info, steps_per_epoch)
+    depth_net, pose_net, opt, sched = build_training(cfg, device, info, steps_per_epoch=steps_per_epoch)
     scaler = torch.amp.GradScaler('cuda') if (cfg.amp == 'fp16' and device.type == 'cuda') else None
     state = dict(epoch=-1, step=0, best=None, best_epoch=None, best_by=None, history=[], train_seconds=0.0)
     ckpts = checkpoint_dirs(run_dir) if resume else []

@@ -22,7 +22,7 @@ STEP = textwrap.dedent('''
     bs = cfg.batch_size // info.world_size
     loader = make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
     set_loader_epoch(loader, 0)
-    depth_net, pose_net, opt, sched = build_training(cfg, torch.device('cpu'), info)
+    depth_net, pose_net, opt, sched = build_training(cfg, torch.device('cpu'), info, steps_per_epoch=len(loader))
     batch = next(iter(loader))
     losses, _ = train_step(cfg, batch, depth_net, pose_net, opt)
     if info.rank == 0:
