@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['DECODER_CHANNELS', 'VARIANTS', 'VARIANT_TITLES', 'PRESETS', 'stage_of_layer', 'layer_of_stage', 'authors_cma_id',
-           'Config']
+           'layer_of_authors_cma_id', 'Config']
 
 # %% ../nbs/00_config.ipynb #bc97f51f
 def stage_of_layer(l:int)->int:
@@ -26,6 +26,10 @@ def layer_of_stage(i:int)->int:
 def authors_cma_id(l:int)->int:
     "The authors' `cma_layers` id (used in their checkpoint keys `att_d_to_s.<id>`) of paper layer `l`."
     return stage_of_layer(l) - 1
+
+def layer_of_authors_cma_id(k:int)->int:
+    "Paper layer l of the authors' `cma_layers` id `k` (the inverse of `authors_cma_id`)."
+    return layer_of_stage(int(k) + 1)
 
 DECODER_CHANNELS = (16, 32, 64, 128, 256)  # by decoder stage i
 
