@@ -169,7 +169,8 @@ def sgt_function()->tuple:
     "(`sgt_loss(features, label, cfg)`, its name): `cmadepth.sgt.sgt_loss` if present, else the stand-in."
     try:
         from cmadepth.sgt import sgt_loss
-        return sgt_loss, 'sgt_loss'
+        return (lambda f, label, cfg: sgt_loss(f, label, sgt_layers=cfg.sgt_layers, sgt_kernel=cfg.sgt_kernel,
+                                               sgt_margin=cfg.sgt_margin, sgt_exact=cfg.sgt_exact)), 'sgt_loss'
     except ImportError: return standin_sgt, 'stand-in'
 
 # %% ../nbs/17_bench.ipynb #b2040e89

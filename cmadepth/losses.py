@@ -113,7 +113,8 @@ def compute_losses(cfg:Config, batch:Batch, out:NetOutput, poses:dict)->dict:
     if cfg.sgt:
         if batch.label is None: raise ValueError("cfg.sgt=True needs batch.label (pseudo-labels); set sgt=False or load labels")
         feats = {stage_of_layer(l): out.depth_features[stage_of_layer(l)].float() for l in cfg.sgt_layers if stage_of_layer(l) in out.depth_features}
-        for l, (loss, n) in sgt_parts(feats, batch.label, cfg).items():
+        for l, (loss, n) in sgt_parts(feats, batch.label, sgt_layers=cfg.sgt_layers, sgt_kernel=cfg.sgt_kernel,
+                                         sgt_margin=cfg.sgt_margin, sgt_exact=cfg.sgt_exact).items():
             sgt = sgt + loss / 2**stage_of_layer(l)
             diag[f'sgt_l{l}'] = loss.detach(); diag[f'sgt_anchors_l{l}'] = torch.tensor(float(n))
     total = ph + cfg.smooth_weight * sm + (cfg.ce_weight * ce if cfg.semantics else zero) + (cfg.sgt_weight * sgt if cfg.sgt else zero)
