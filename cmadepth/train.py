@@ -15,12 +15,13 @@ import torch.distributed as dist
 from torch import nn
 
 from .config import Config
+from .errors import Parser, UserError, command, error_message
 
 # %% auto #0
-__all__ = ['seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed', 'CPUSyncBatchNorm',
-           'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights', 'NonFiniteLoss',
-           'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint', 'load_checkpoint',
-           'run_dir_of', 'train', 'parse_args', 'main']
+__all__ = ['cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
+           'CPUSyncBatchNorm', 'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights',
+           'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint',
+           'load_checkpoint', 'run_dir_of', 'train', 'parse_args', 'main']
 
 # %% ../nbs/13_train.ipynb #0cb529bf
 def seed_everything(seed:int):
@@ -330,7 +331,8 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
 # %% ../nbs/13_train.ipynb #a307e6fd
 def parse_args(argv=None)->tuple:
     import argparse
-    p = argparse.ArgumentParser(prog='cmadepth-train', description='Train an FSRE-Depth variant (options: key=value for any Config field).')
+    from cmadepth.errors import Parser
+    p = Parser(prog='cmadepth-train', description='Train an FSRE-Depth variant (options: key=value for any Config field).')
     p.add_argument('--config', help='YAML/JSON config file (e.g. a run folder\'s config.yaml)')
     p.add_argument('--preset', default=None, help='paper | cpu | quick | tiny (ignored with --config)')
     p.add_argument('--variant', default='full', help='monodepth2 | semantics | cma | sgt | full (ignored with --config)')
@@ -341,11 +343,15 @@ def parse_args(argv=None)->tuple:
     cfg = Config.load(a.config) if a.config else Config.make(a.variant, a.preset or 'paper')
     return cfg.override(a.overrides), a
 
-def main(argv=None):
-    try: cfg, a = parse_args(argv)
-    except (ValueError, FileNotFoundError) as e: sys.exit(f"cmadepth-train: {e}")
+def main(argv=None)->dict:
+    "`cmadepth-train`: train one run (user errors raise; `cli` turns them into one line and an exit status)."
+    cfg, a = parse_args(argv)
     s = train(cfg, resume=not a.restart, eval_every=a.eval_every)
     print(f"done: {s['steps']} steps in {s['train_seconds']:.0f} s; best epoch {s['best_epoch']} by {s['best_by']} = {s['best']}; {s['run_dir']}")
+    return s
+
+cli = command('cmadepth-train', main)
+
 
 # %% ../nbs/13_train.ipynb #d8484c3c
 #| eval: false
