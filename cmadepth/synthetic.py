@@ -755,7 +755,7 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
     return scene
 
 # %% ../nbs/12_synthetic.ipynb #6fedc690
-DEFAULTS = dict(drives=18, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=2)
+DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=8)
 
 def _params(drives, frames, seed, height, width, speed, val_drives, test_drives):
     p = dict(version=VERSION, drives=int(drives), frames=int(frames), seed=int(seed), height=int(height), width=int(width),

@@ -22,7 +22,8 @@ __all__ = ['cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware',
            'CPUSyncBatchNorm', 'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights',
            'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint',
            'prune_checkpoints', 'load_checkpoint', 'run_dir_of', 'config_differences', 'load_newest_checkpoint',
-           'train', 'parse_args', 'confirm_restart', 'main']
+           'strided_indices', 'strided_loader', 'curve_frames', 'curve_baselines', 'train', 'parse_args',
+           'confirm_restart', 'main']
 
 # %% ../nbs/13_train.ipynb #0cb529bf
 def seed_everything(seed:int):
@@ -287,10 +288,46 @@ def load_newest_checkpoint(run_dir, depth_net, pose_net, opt, sched, scaler, say
     if skipped: raise UserError(f"no readable checkpoint in {Path(run_dir)/'models'}: {'; '.join(skipped)}; pass --restart --yes to start over")
     return None, None
 
+def strided_indices(total:int, n:int|None)->list:
+    "`n` indices spread evenly over `range(total)` (first and last included); all of them when `n` is None or ≥ `total`."
+    if n is None or n >= total: return list(range(total))
+    if n <= 0: return []
+    return sorted({int(round(i * (total - 1) / max(n - 1, 1))) for i in range(n)})
+
+def strided_loader(loader, n:int|None):
+    "`loader` restricted to `n` samples spread evenly across its whole dataset (the validation curve's frames)."
+    from torch.utils.data import DataLoader, Subset
+    idx = strided_indices(len(loader.dataset), n)
+    if len(idx) == len(loader.dataset): return loader
+    return DataLoader(Subset(loader.dataset, idx), batch_size=loader.batch_size, shuffle=False,
+                      num_workers=loader.num_workers, collate_fn=loader.collate_fn, drop_last=False)
+
+def curve_frames(loader)->dict:
+    "What the learning curve is computed on: subset, number of frames, and their split lines."
+    ds = loader.dataset
+    idx, base = (list(ds.indices), ds.dataset) if hasattr(ds, 'indices') else (list(range(len(ds))), ds)
+    return dict(subset=base.subset, n=len(idx), of=len(base),
+                lines=[' '.join(map(str, (l.folder, l.frame, l.side))) for l in (base.lines[i] for i in idx)])
+
+def curve_baselines(cfg:Config, loader)->dict|None:
+    """The image-independent baselines (`evaluate.constant_depth_baseline`, `evaluate.layout_prior_baseline`) on exactly
+    the frames and the GT size of the learning curve (`loader`'s samples, GT at the model's size), as
+    {name: {abs_rel, a1}}; None when those frames carry no ground truth."""
+    from cmadepth.evaluate import constant_depth_baseline, layout_prior_baseline, load_train_gt_depths
+    ds = loader.dataset; base = getattr(ds, 'dataset', ds)
+    if not getattr(base, 'depth_gt', False): return None
+    gts = [ds[i]['depth_gt'][0].numpy() for i in range(len(ds))]
+    res = dict(constant=constant_depth_baseline(gts, 'synth'))
+    train_gt = load_train_gt_depths(cfg.data_path, cfg.split)
+    if train_gt: res['layout_prior'] = layout_prior_baseline(train_gt, gts, 'synth')
+    return {k: dict(abs_rel=float(r.row['abs_rel']), a1=float(r.row['a1'])) for k, r in res.items()}
+
 def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, val_batches:int|None=None, on_step=None,
           keep_checkpoints:int=0)->dict:
     """Train `cfg` into `<log_dir>/<name>/`; resumes from the newest complete checkpoint when `resume`.
-    `eval_every` > 0 also validates every that many steps (for learning curves); `on_step(step, depth_net, pose_net)`
+    `eval_every` > 0 also validates every that many steps (for learning curves) on `val_batches` batches spread
+    evenly across the val split (all of it when None); the summary names those frames (`curve_frames`) and scores
+    the image-independent baselines on the very same frames (`curve_baselines`). `on_step(step, depth_net, pose_net)`
     is called after every step (tests use it to interrupt a run). `keep_checkpoints` > 0 keeps only the newest that many
     epoch checkpoints and the best one (0: all). Nothing is written before the configuration and the data pass their checks.
     Returns the run's summary."""
@@ -311,6 +348,8 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {info.world_size} processes")
     train_loader = make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
     val_loader = make_loader(cfg, 'val', augment=False, shuffle=False, distributed=False, drop_last=False, batch_size=bs)
+    # the curve's frames: `val_batches` batches spread evenly across the whole val split (not its first frames)
+    val_loader = strided_loader(val_loader, None if val_batches is None else val_batches * bs)
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0: raise ValueError(f"the training split has fewer than batch_size={bs} samples")
     if info.main:                                         # the data checks passed: now the run folder is written
@@ -351,13 +390,13 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
                     if step % (10 * max(cfg.log_every, 1)) == 0 or step == 1: _log_images(writer, batch, out, step)
                 bar.set_postfix(loss=f"{losses['total'].item():.4f}", refresh=False)
                 if eval_every and step % eval_every == 0 and info.main:
-                    r = validate(cfg, val_loader, depth_net, pose_net, device, val_batches)
+                    r = validate(cfg, val_loader, depth_net, pose_net, device)
                     state['history'].append(dict(step=step, epoch=epoch, **r))
                 if on_step is not None: on_step(step, depth_net, pose_net)
                 if cfg.max_steps and step >= cfg.max_steps: break
             state['train_seconds'] += time.time() - t0
             if info.main:
-                r = validate(cfg, val_loader, depth_net, pose_net, device, val_batches)
+                r = validate(cfg, val_loader, depth_net, pose_net, device)
                 if not state['history'] or state['history'][-1]['step'] != step:
                     state['history'].append(dict(step=step, epoch=epoch, **r))
                 for k, v in r.items(): writer.add_scalar(f'val/{k}', v, step)
@@ -375,7 +414,8 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         if writer is not None: writer.close()
     summary = dict(run_dir=str(run_dir), epochs_done=state['epoch'] + 1, steps=step, best_epoch=state['best_epoch'],
                    best_by=state['best_by'], best=state['best'], train_seconds=state['train_seconds'],
-                   history=state['history'], hardware=hardware(device), commit=git_commit(), device=str(device))
+                   history=state['history'], curve_frames=curve_frames(val_loader) if info.main else None,
+                   curve_baselines=curve_baselines(cfg, val_loader) if info.main else None, hardware=hardware(device), commit=git_commit(), device=str(device))
     if info.main:
         tmp = run_dir/'summary.json.tmp'; tmp.write_text(json.dumps(summary, indent=2)); tmp.replace(run_dir/'summary.json')
     return summary
