@@ -6,13 +6,14 @@
 from __future__ import annotations
 import json, os, time
 from pathlib import Path
+from .errors import command
 
 # %% auto #0
 __all__ = ['METRIC_COLS', 'METRIC_TITLES', 'LABEL_SOURCES', 'PAPER_TABLE1', 'EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES',
            'RESULT_IGNORED', 'RECORD_VERSION', 'PROVENANCE', 'PAPER_SOURCE', 'TABLE_NOTES', 'TABLES',
-           'QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'paper_table', 'decoder_table', 'compare_table1', 'write_table',
-           'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds', 'run_name',
-           'config_hash', 'experiment_configs', 'ensure_data', 'code_commit', 'record_path', 'write_record',
+           'QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'paper_table', 'decoder_table', 'compare_table1',
+           'write_table', 'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds',
+           'run_name', 'config_hash', 'experiment_configs', 'ensure_data', 'code_commit', 'record_path', 'write_record',
            'improved_gt_eval', 'run_experiment', 'load_records', 'run_table', 'table3', 'table4', 'table5', 'table6',
            'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers',
            'fig_per_class', 'plan', 'job_speedup', 'execute', 'NotebookFailed', 'execute_isolated', 'reproduce_main']
@@ -727,8 +728,9 @@ def execute_isolated(nb:str, params:dict, results_dir='results', root=None, thre
 
 def reproduce_main(argv=None):
     "`cmadepth-reproduce`: regenerate every table of the supplementary into results/ (see the notebook)."
-    import argparse, sys
-    ap = argparse.ArgumentParser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
+    import sys
+    from cmadepth.errors import Parser
+    ap = Parser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
     ap.add_argument('--preset', default='quick', help='quick (default; synthetic, minutes per run) | cpu (synthetic, ≤ ~2 h per run, 2 seeds) | paper (KITTI, needs --data-path and a GPU) | tiny')
     ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1')
     ap.add_argument('--seeds', default='', help='seeds per run, e.g. 0,1 (default: the preset\'s)')
@@ -813,3 +815,5 @@ def reproduce_main(argv=None):
     print(f"all done in {(time.time() - t_all) / 60:.1f} min; tables: {rd}/table*.md (and .csv), figures: {rd}/*.png, "
           f"run records: {rd}/runs/", flush=True)
     return 0
+
+reproduce_cli = command('cmadepth-reproduce', reproduce_main)
