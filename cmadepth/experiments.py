@@ -10,10 +10,11 @@ from .paper import *
 
 
 # %% auto #0
-__all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'RESULT_IGNORED', 'RECORD_VERSION', 'in_test', 'test_settings',
-           'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs',
-           'ensure_data', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval', 'run_experiment',
-           'load_records', 'run_table']
+__all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'RESULT_IGNORED', 'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS',
+           'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds',
+           'run_name', 'config_hash', 'experiment_configs', 'Experiment', 'default_value', 'method_defaults',
+           'experiment_of', 'ensure_data', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval',
+           'run_experiment', 'load_records', 'run_table']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
@@ -125,6 +126,50 @@ def experiment_configs(preset:str='quick', variant:str='full', data_path='', see
             cfg = cfg.replace(height=h, width=w, sgt_kernel=7)
     except ValueError as e: raise ValueError(f"{e}") from None
     return [cfg.replace(seed=s, name=run_name(cfg.replace(seed=s))) for s in seeds]
+
+# %% ../nbs/20_experiments.ipynb #d53ae8d1
+from dataclasses import dataclass, replace as _dc_replace
+
+@dataclass(frozen=True)
+class Experiment:
+    "One comparison: `param` takes each of `values` in `notebook`; the rows appear in `table` (and `figure`)."
+    param: str            # papermill parameter of the notebook = field of the run record
+    values: tuple         # the values compared (the method's default among them)
+    notebook: str         # the experiment notebook that trains one value
+    table: str            # the table that shows the rows
+    figure: str = ''      # the figure that plots them ('' = none)
+    seeds: int = 2        # seeds per row (mean ± sd over them)
+    def with_values(self, *extra)->'Experiment':
+        "A copy with `extra` values appended (how an ablation value is added: one place)."
+        return _dc_replace(self, values=tuple(self.values) + tuple(v for v in extra if v not in self.values))
+
+RECORD_FIELD = {'m': 'margin', 'cma_layers': 'cma_layers', 'variant': 'variant', 'backbone': 'backbone', 'labels': 'labels'}
+CONFIG_FIELD = {'m': 'sgt_margin', 'cma_layers': 'cma_layers', 'backbone': 'backbone', 'labels': 'labels'}
+
+EXPERIMENTS = {
+    'variants':   Experiment('variant', ('monodepth2', 'semantics', 'cma', 'sgt', 'full'), 'train_eval', 'table2_variants', 'fig1', seeds=3),
+    'margin':     Experiment('m', (0.1, 0.2, 0.3, 0.4), 'ablation_margin', 'table7', 'fig_margin'),
+    'cma_layers': Experiment('cma_layers', ('0,1', '0,1,2', '0,1,2,3', '0,1,2,3,4'), 'ablation_cma_layers', 'table6', 'fig_cma_layers'),
+    'backbone':   Experiment('backbone', ('resnet18', 'resnet50'), 'seg_labels', 'table5'),
+    'labels':     Experiment('labels', ('primary', 'alternative'), 'seg_labels', 'table5'),
+    'high_res':   Experiment('variant', ('full',), 'high_res', 'table3'),
+}
+
+def default_value(param:str, preset:str='quick'):
+    "The full method's value of `param` at `preset`, as a run record writes it (from `Config`, the one source of defaults)."
+    from cmadepth.config import Config, PRESETS
+    if param == 'variant': return 'full'
+    v = getattr(Config.make('full', preset if preset in PRESETS else 'paper'), CONFIG_FIELD[param])
+    return ','.join(map(str, v)) if isinstance(v, tuple) else v
+
+def method_defaults(preset:str='quick')->dict:
+    "Record field → the full method's value at `preset`, for every registry parameter except the variant."
+    return {RECORD_FIELD[p]: default_value(p, preset) for p in CONFIG_FIELD}
+
+def experiment_of(table:str)->list:
+    "The registry entries shown in `table`."
+    return [e for e in EXPERIMENTS.values() if e.table == table]
+
 
 # %% ../nbs/20_experiments.ipynb #60d87153
 RECORD_VERSION = 1

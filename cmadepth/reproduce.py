@@ -19,19 +19,35 @@ __all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'plan', 'job_speedup', 'ex
 QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
 PRESET_RUN_MINUTES = {'tiny': 0.3, 'quick': QUICK_RUN_MINUTES, 'cpu': 40.0, 'paper': 15 * 60.0}
 
+def _registry_calls(preset:str)->list:
+    "(notebook, params, tables, seeds) of every row the registry asks for; notebooks with several entries get their product."
+    import itertools
+    by_nb = {}
+    for e in EXPERIMENTS.values(): by_nb.setdefault(e.notebook, []).append(e)
+    defaults = method_defaults(preset)
+    all_tables = sorted({t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t} | {'table4'})
+    calls = []
+    for nb, es in by_nb.items():
+        for vals in itertools.product(*[e.values for e in es]):
+            params = {e.param: v for e, v in zip(es, vals)}
+            tables = sorted({t for e in es for t in (e.table, e.figure) if t})
+            plain = nb != 'high_res' and all(RECORD_FIELD[k] == 'variant' and v == 'full' or defaults.get(RECORD_FIELD[k]) == v
+                                              for k, v in params.items())
+            if plain: tables = all_tables                                   # the method's default row is in every table
+            elif params.get('variant') == 'monodepth2' or nb == 'high_res': tables = sorted({*tables, 'table4'})
+            seeds = 1 if preset == 'tiny' else max(e.seeds for e in es)
+            if plain: seeds = max(seeds, max(e.seeds for e in EXPERIMENTS.values()) if preset != 'tiny' else 1)
+            calls.append((nb, params, tables, seeds))
+    return calls
+
 def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
-    "The notebook calls of the main job (dicts: notebook, params, tables, runs, reused), in order."
+    """The notebook calls of the main job (dicts: notebook, params, tables, runs, reused), in order, from the registry
+    `EXPERIMENTS`: one call per compared value, with the registry's number of seeds (or `seeds`)."""
     from cmadepth.config import PRESETS
-    calls = [('train_eval', dict(variant='full'), ['table4', 'table5', 'table6', 'table7', 'fig1']),
-             ('train_eval', dict(variant='monodepth2'), ['table4', 'fig1']),
-             ('train_eval', dict(variant='semantics'), ['fig1'])]
-    calls += [('ablation_margin', dict(m=m), ['table7']) for m in (0.1, 0.2, 0.3, 0.4)]
-    calls += [('ablation_cma_layers', dict(cma_layers=l), ['table6']) for l in ('0,1', '0,1,2', '0,1,2,3', '0,1,2,3,4')]
-    calls += [('seg_labels', dict(backbone=b, labels=l), ['table5']) for b in ('resnet18', 'resnet50') for l in ('primary', 'alternative')]
-    calls += [('high_res', dict(variant='full'), ['table3', 'table4'])]
+    calls = [(nb, p, t, seeds or ','.join(map(str, range(n)))) for nb, p, t, n in _registry_calls(preset)]
     only = set(only) if only else None
     out, seen = [], set()
-    for nb, p, tables in calls:
+    for nb, p, tables, seeds in calls:
         if only is not None and not (only & set(tables)): continue
         params = dict(p, preset=preset, seeds=seeds, data_path=data_path)
         cfgs = experiment_configs(preset, variant=p.get('variant', 'full'), data_path=data_path, seeds=seeds,
@@ -42,7 +58,7 @@ def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
         seen.update(names)
         mins = 0.0 if reused else sum(_run_minutes(c) for c in cfgs if c.name not in seen_before)
         out.append(dict(notebook=nb, params=params, tables=tables, runs=names, reused=reused, minutes=mins))
-    if only is None or only & {'table3', 'table4', 'table5', 'table6', 'table7', 'fig1'}:
+    if only is None or only & {'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', *{t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}}:
         out.append(dict(notebook='tables', params=dict(preset=preset), tables=['table3', 'table4', 'table5', 'table6', 'table7', 'fig1'], runs=[], reused=False, minutes=0.3))
     if only is None or 'table1' in only: out.insert(0, dict(notebook='table1_decoder', params={}, tables=['table1'], runs=[], reused=False, minutes=0.2))
     if only is None or 'table2' in only:
@@ -118,7 +134,7 @@ def reproduce_main(argv=None):
     import argparse, sys
     ap = argparse.ArgumentParser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
     ap.add_argument('--preset', default='quick', help='quick (default; synthetic, minutes per run) | cpu (synthetic, ≤ ~2 h per run, 2 seeds) | paper (KITTI, needs --data-path and a GPU) | tiny')
-    ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1')
+    ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers)')
     ap.add_argument('--seeds', default='', help='seeds per run, e.g. 0,1 (default: the preset\'s)')
     ap.add_argument('--data-path', default='', help='dataset folder (default: data/synthetic, rendered on first use)')
     ap.add_argument('--results-dir', default='results')
@@ -126,7 +142,7 @@ def reproduce_main(argv=None):
     ap.add_argument('--jobs', type=int, default=0, help='training notebooks run at once, each with cores/jobs torch threads '
                     '(default: 1 for the paper preset, else min(4, cores) — two 1-thread runs on 2 cores train 1.28× faster than one 2-thread run)')
     a = ap.parse_args(argv)
-    names = {f'table{i}' for i in range(1, 8)} | {'fig1'}
+    names = {f'table{i}' for i in range(1, 8)} | {'fig1'} | {t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}
     only = [x.strip() for x in a.only.split(',') if x.strip()] or None
     bad = [x for x in only or [] if x not in names]
     if bad: ap.error(f"--only: unknown {', '.join(bad)}; allowed are {', '.join(sorted(names))}")

@@ -12,9 +12,9 @@ from .experiments import _atomic_write
 
 
 # %% auto #0
-__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'TABLE_NOTES', 'TABLES', 'write_table', 'table3', 'table4', 'table5', 'table6', 'table7',
-           'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers',
-           'fig_per_class']
+__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'TABLE_NOTES', 'TABLES', 'write_table', 'mark_vs_default', 'table3', 'table4', 'table5',
+           'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
+           'fig_cma_layers', 'fig_per_class']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
 def write_table(df, path_stem, title:str='', note:str='')->tuple:
@@ -59,6 +59,8 @@ def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
     import pandas as pd, numpy as np
     groups = {}
     for r in records:
+        if r.get('seed') is None:
+            raise ValueError(f"run record {r.get('name', '?')!r}: no seed; a table row is a mean over seeds, so every record must name its seed")
         if r.get(field) is None: continue
         groups.setdefault((r['preset'], *[r[k] for k in keys]), []).append(r)
     rows = []
@@ -68,6 +70,7 @@ def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
         for k in metrics:
             vals = np.array([r[field][k] for r in rs], dtype=float)
             row[k] = float(vals.mean()); row[k + '_sd'] = float(vals.std(ddof=1)) if len(vals) > 1 else None
+        row['n'] = len(rs)
         r0 = rs[0]
         row.update(preset=r0['preset'], dataset=r0['dataset'], resolution=r0['resolution'], epochs=r0['epochs'],
                    steps=r0['steps'], seeds=','.join(str(r['seed']) for r in rs),
@@ -76,11 +79,26 @@ def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
     df = pd.DataFrame(rows)
     return df.sort_values(['preset', *keys], kind='stable').reset_index(drop=True) if len(df) else df
 
+def mark_vs_default(repro, is_default, metric:str='abs_rel', k:float=2.0):
+    """Per reproduced row: '' for the default row, else whether |mean − default mean| of `metric` exceeds `k`× the pooled sd
+    of the two rows (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'n<2' when a row has a single seed."""
+    import numpy as np
+    out = []
+    d = repro[is_default]
+    for i, r in repro.iterrows():
+        if not len(d) or bool(is_default.loc[i]): out.append('default' if len(d) else ''); continue
+        r0 = d.iloc[0]; n1, n2 = r.get('n') or 1, r0.get('n') or 1
+        if n1 < 2 or n2 < 2 or r[metric + '_sd'] is None or r0[metric + '_sd'] is None: out.append('n<2'); continue
+        sp = np.sqrt(((n1 - 1) * r[metric + '_sd'] ** 2 + (n2 - 1) * r0[metric + '_sd'] ** 2) / (n1 + n2 - 2))
+        diff = r[metric] - r0[metric]
+        out.append(f"{'+' if diff > 0 else '−'}{abs(diff):.3f} > {k:g}·sd" if abs(diff) > k * sp else f"within {k:g}·sd")
+    return out
+
 def _assemble(paper, repro, cols):
     import pandas as pd
     sd = [c + '_sd' for c in cols if c in METRIC_COLS and len(repro) and c + '_sd' in repro and repro[c + '_sd'].notna().any()]
     out = pd.concat([paper, repro], ignore_index=True) if len(repro) else paper
-    keep = ['source', *cols, *sd, *PROVENANCE]
+    keep = ['source', *cols, *sd, *(['n'] if 'n' in out else []), *(['vs_default'] if 'vs_default' in out else []), *PROVENANCE]
     for c in keep:
         if c not in out: out[c] = None
     return out[keep].reset_index(drop=True)
@@ -88,7 +106,7 @@ def _assemble(paper, repro, cols):
 def _std_full(r, **want)->bool:
     "A record of the full method (semantics, SGT) at its preset's standard resolution, with fields equal to `want`."
     c = r['config']
-    base = dict(backbone='resnet18', labels='primary', cma_layers='0,1,2', margin=0.3)
+    base = method_defaults(r['preset'])          # the method's default row: from Config via the registry, never literals
     base.update(want)
     return c['semantics'] and c['sgt'] and not r['high_res'] and all(r[k] == v for k, v in base.items() if v is not None)
 
@@ -130,12 +148,14 @@ def table6(records):
     "Table 6: which decoder layers get CMA (full method otherwise)."
     p = _paper_rows(paper_table(6))
     repro = _group([r for r in records if _std_full(r, cma_layers=None) and r['cma_layers']], ['cma_layers'], ['abs_rel', 'sq_rel', 'a1'])
+    if len(repro): repro['vs_default'] = mark_vs_default(repro, repro.cma_layers == repro.preset.map(lambda p: default_value('cma_layers', p)))
     return _assemble(p, repro, ['cma_layers', 'abs_rel', 'sq_rel', 'a1'])
 
 def table7(records):
     "Table 7: the SGT margin m (full method otherwise)."
     p = _paper_rows(paper_table(7))
     repro = _group([r for r in records if _std_full(r, margin=None)], ['margin'], ['abs_rel', 'sq_rel', 'a1'])
+    if len(repro): repro['vs_default'] = mark_vs_default(repro, repro.margin == repro.preset.map(lambda p: default_value('m', p)))
     return _assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1'])
 
 TABLE_NOTES = {
@@ -145,7 +165,7 @@ TABLE_NOTES = {
        "crop or depth cap (the eigen_benchmark masking).",
     5: "On the synthetic data, `alternative` is the renderer's second, differently degraded pseudo-label set (segmentation_alt/).",
     6: "Paper layers l: 0 = deepest (stride 16) … 4 = full resolution; the method uses 0,1,2.",
-    7: "m: the SGT margin (method default 0.3).",
+    7: f"m: the SGT margin (method default {default_value('m', 'paper'):g}). vs_default: whether a row's mean AbsRel differs from the default row's by more than twice the pooled sd of their seeds.",
 }
 
 TABLES = {3: ('table3_high_res', table3, 'Table 3: high-resolution training (K = 7)'),
