@@ -46,9 +46,9 @@ PRESETS = {
                   lr_milestones=(10, 15), num_workers=6),
     'cpu':   dict(dataset='synthetic', split='synth', eval_split='synth', height=96, width=320,
                   batch_size=2, epochs=4, lr=2e-4, lr_milestones=(3,), num_workers=1),
-    # quick: 200 steps of the 266-step epoch, lr ×0.1 after step 150 (0.5625 × 266)
+    # quick: 200 steps of the 304-step epoch (608 training triplets), lr ×0.1 after step 150 (0.4934 × 304)
     'quick': dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=224,
-                  batch_size=2, epochs=1, max_steps=200, lr=2e-4, lr_milestones=(0.5625,), num_workers=0),
+                  batch_size=2, epochs=1, max_steps=200, lr=2e-4, lr_milestones=(0.4934,), num_workers=0),
     'tiny':  dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=96,
                   batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0, max_steps=2),
 }

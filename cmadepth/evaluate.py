@@ -8,15 +8,16 @@ import argparse, os, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+from .errors import Parser, UserError, command, error_message, run_command
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'compute_depth_metrics',
-           'protocol_for_split', 'garg_crop', 'eval_mask', 'resize_map', 'EvalResult', 'evaluate_predictions',
-           'constant_depth_baseline', 'layout_prior', 'layout_prior_baseline', 'baseline_table', 'load_eval_labels',
-           'load_train_gt_depths', 'predict_disparities', 'untrained_baseline', 'evaluate_model', 'plot_per_class',
-           'plot_learning_curve', 'save_figure', 'format_table', 'main']
+__all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'cli',
+           'compute_depth_metrics', 'protocol_for_split', 'garg_crop', 'eval_mask', 'resize_map', 'EvalResult',
+           'evaluate_predictions', 'constant_depth_baseline', 'layout_prior', 'layout_prior_baseline', 'baseline_table',
+           'load_eval_labels', 'load_train_gt_depths', 'predict_disparities', 'untrained_baseline', 'evaluate_model',
+           'plot_per_class', 'plot_learning_curve', 'save_figure', 'format_table', 'main']
 
 # %% ../nbs/14_evaluate.ipynb #23d9deda
 METRIC_NAMES = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')  # paper order
@@ -368,7 +369,7 @@ def main(argv=None):
     "Console entry point `cmadepth-eval`."
     import pandas as pd
     from cmadepth.config import Config
-    ap = argparse.ArgumentParser(prog='cmadepth-eval', description='Evaluate a depth model with the Eigen protocol (median scaling).')
+    ap = Parser(prog='cmadepth-eval', description='Evaluate a depth model with the Eigen protocol (median scaling).')
     ap.add_argument('--weights', help='weights folder (ours, the authors\' or Monodepth2\'s)')
     ap.add_argument('--data', help='data root (default: the config\'s data_path)')
     ap.add_argument('--split', choices=list(_SPLIT_PROTOCOL), help='test split (default: the config\'s eval_split)')
@@ -394,6 +395,9 @@ def main(argv=None):
     if a.out: _write_csv(table, a.out); print(f"wrote {a.out}")
     if a.per_class_out and out['per_class'] is not None: _write_csv(out['per_class'], a.per_class_out); print(f"wrote {a.per_class_out}")
     return table
+
+cli = command('cmadepth-eval', main)
+
 
 # %% ../nbs/14_evaluate.ipynb #8e917473
 #| eval: false

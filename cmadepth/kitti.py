@@ -9,18 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image
+from .errors import Parser, UserError, command, error_message, run_command
 
 # %% auto #0
 __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS',
            'LABEL_TO_TRAIN_LUT', 'CITYSCAPES_LABEL_COLOURS', 'CITYSCAPES_PALETTE', 'FAKE_LABEL_IDS', 'FAKE_COLOURS',
-           'FAKE_VELO_POINTS', 'SplitLine', 'find_split_file', 'read_split', 'split_lines', 'read_calib_file',
-           'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points', 'project_velodyne',
-           'generate_depth_map', 'label_to_train_id', 'label_table', 'label_id_palette', 'train_id_palette',
-           'colorize_labels', 'image_path', 'label_path', 'depth_gt_path', 'velodyne_path', 'calib_dir', 'Missing',
-           'find_missing', 'read_label_png', 'read_depth_png', 'write_depth_png', 'sample_rng', 'draw_augmentation',
-           'color_jitter', 'KittiDataset', 'fake_label', 'fake_image', 'write_fake_kitti', 'make_loader',
-           'set_loader_epoch', 'export_gt_depths', 'gt_depths_path', 'load_gt_depths', 'KittiReport', 'check_kitti',
-           'check_main', 'export_main']
+           'FAKE_VELO_POINTS', 'check_cli', 'export_cli', 'SplitLine', 'find_split_file', 'read_split', 'split_lines',
+           'read_calib_file', 'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points',
+           'project_velodyne', 'generate_depth_map', 'label_to_train_id', 'label_table', 'label_id_palette',
+           'train_id_palette', 'colorize_labels', 'image_path', 'label_path', 'depth_gt_path', 'velodyne_path',
+           'calib_dir', 'Missing', 'find_missing', 'read_label_png', 'read_depth_png', 'write_depth_png', 'sample_rng',
+           'draw_augmentation', 'color_jitter', 'KittiDataset', 'fake_label', 'fake_image', 'write_fake_kitti',
+           'make_loader', 'set_loader_epoch', 'export_gt_depths', 'gt_depths_path', 'load_gt_depths', 'KittiReport',
+           'check_kitti', 'check_main', 'export_main']
 
 # %% ../nbs/11_kitti.ipynb #9738db24
 import cmadepth
@@ -614,7 +615,7 @@ def check_kitti(data_path, split:str, subset:str, labels:bool|str=True, img_ext:
 
 def check_main(argv=None)->int:
     "`cmadepth-check-kitti`: list the files a split needs that are missing."
-    ap = argparse.ArgumentParser(prog='cmadepth-check-kitti', description=check_main.__doc__)
+    ap = Parser(prog='cmadepth-check-kitti', description=check_main.__doc__)
     ap.add_argument('--data', required=True, help='KITTI raw (or synthetic) root folder')
     ap.add_argument('--split', default='eigen_zhou', help='eigen_zhou | eigen | eigen_benchmark | synth | any folder under splits/')
     ap.add_argument('--subset', default=None, help='comma-separated: train, val, test (default: test for eigen/eigen_benchmark, else train,val)')
@@ -625,18 +626,20 @@ def check_main(argv=None)->int:
     subsets = a.subset or ('test' if a.split in ('eigen', 'eigen_benchmark') else 'train,val')
     for subset in [s.strip() for s in subsets.split(',') if s.strip()]:
         try: r = check_kitti(a.data, a.split, subset, labels=False if a.labels == 'none' else a.labels, img_ext=a.img_ext)
-        except (FileNotFoundError, ValueError) as e: print(f"error: {e}", file=sys.stderr); ok = False; continue
+        except (FileNotFoundError, ValueError) as e: print(f"{ap.prog}: error: {error_message(e)}", file=sys.stderr); ok = False; continue
         print(r); ok &= r.ok
     return 0 if ok else 1
 
 def export_main(argv=None)->int:
     "`cmadepth-export-gt`: write `splits/<split>/gt_depths.npz` for evaluation."
-    ap = argparse.ArgumentParser(prog='cmadepth-export-gt', description=export_main.__doc__)
+    ap = Parser(prog='cmadepth-export-gt', description=export_main.__doc__)
     ap.add_argument('--data', required=True, help='KITTI raw root folder')
     ap.add_argument('--split', default='eigen', help='eigen (velodyne) | eigen_benchmark (annotated depth maps) | another split with proj_depth maps')
     ap.add_argument('--out', default=None, help='output file (default <data>/splits/<split>/gt_depths.npz)')
     a = ap.parse_args(argv)
-    try: p = export_gt_depths(a.data, a.split, a.out)
-    except (FileNotFoundError, ValueError, OSError) as e: print(f"error: {e}", file=sys.stderr); return 1
+    p = export_gt_depths(a.data, a.split, a.out)     # a missing/unreadable file raises and `export_cli` shows one line
     print(f"wrote {p}")
     return 0
+
+check_cli = command('cmadepth-check-kitti', check_main)
+export_cli = command('cmadepth-export-gt', export_main)

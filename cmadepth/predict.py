@@ -10,10 +10,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax', 'default_out_dir',
+__all__ = ['IMAGE_EXTS', 'cli', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax', 'default_out_dir',
            'write_prediction', 'list_images', 'Predictor', 'main']
 
 # %% ../nbs/15_predict.ipynb #c1ab60ab
+from .errors import Parser, UserError, command, error_message, run_command
 from .kitti import train_id_palette   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
@@ -201,7 +202,7 @@ class Predictor:
 def main(argv=None)->list:
     "Console entry point `cmadepth-predict`."
     from cmadepth.config import Config, VARIANTS, PRESETS
-    ap = argparse.ArgumentParser(prog='cmadepth-predict',
+    ap = Parser(prog='cmadepth-predict',
                                  description='Depth (and segmentation) of an image or a folder of images: coloured PNGs and .npy arrays at the original size.')
     ap.add_argument('input', help='an image, or a folder of .jpg/.jpeg/.png images (not recursive)')
     ap.add_argument('--weights', help="weights folder (ours, the authors' or Monodepth2's)")
@@ -217,18 +218,18 @@ def main(argv=None)->list:
     if a.weights is not None and untrained: ap.error('--variant/--preset/--config/overrides describe an untrained network; the weights folder carries its own config')
     if a.weights is None and not untrained: ap.error('give --weights DIR, or --variant/--preset/--config to try an untrained network')
     if a.config and (a.variant or a.preset): ap.error('--config and --variant/--preset: give one or the other')
-    try:
-        n = len(list_images(a.input))                  # a wrong input fails before the network is built
-        if a.weights is not None: pred = Predictor(a.weights, device=a.device)
-        else:
-            cfg = Config.load(a.config) if a.config else Config.make(a.variant or 'full', a.preset or 'paper')
-            pred = Predictor(cfg=cfg.override(a.overrides), device=a.device)
-        files = pred.predict_paths(a.input, a.out, progress=not a.quiet)
-    except (FileNotFoundError, IsADirectoryError, ValueError, RuntimeError) as e:
-        ap.exit(1, f"cmadepth-predict: error: {e}\n")
+    n = len(list_images(a.input))                      # a wrong input fails before the network is built
+    if a.weights is not None: pred = Predictor(a.weights, device=a.device)
+    else:
+        cfg = Config.load(a.config) if a.config else Config.make(a.variant or 'full', a.preset or 'paper')
+        pred = Predictor(cfg=cfg.override(a.overrides), device=a.device)
+    files = pred.predict_paths(a.input, a.out, progress=not a.quiet)
     if not a.quiet: print('\n'.join(map(str, files)))
     print(f"{pred}: wrote {len(files)} files for {n} image{'s' * (n != 1)} to {files[0].parent if files else a.out}")
     return files
+
+cli = command('cmadepth-predict', main)
+
 
 # %% ../nbs/15_predict.ipynb #517a7c72
 #| eval: false

@@ -9,11 +9,12 @@ from pathlib import Path
 from .paper import *
 from .experiments import *
 from .tables import *
+from .errors import command
 
 
 # %% auto #0
-__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'plan', 'job_speedup', 'execute', 'NotebookFailed', 'execute_isolated',
-           'reproduce_main']
+__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'plan', 'job_speedup', 'execute', 'NotebookFailed',
+           'execute_isolated', 'reproduce_main']
 
 # %% ../nbs/22_reproduce.ipynb #b212eb42
 QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
@@ -131,8 +132,9 @@ def execute_isolated(nb:str, params:dict, results_dir='results', root=None, thre
 
 def reproduce_main(argv=None):
     "`cmadepth-reproduce`: regenerate every table of the supplementary into results/ (see the notebook)."
-    import argparse, sys
-    ap = argparse.ArgumentParser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
+    import sys
+    from cmadepth.errors import Parser
+    ap = Parser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
     ap.add_argument('--preset', default='quick', help='quick (default; synthetic, minutes per run) | cpu (synthetic, ≤ ~2 h per run, 2 seeds) | paper (KITTI, needs --data-path and a GPU) | tiny')
     ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers)')
     ap.add_argument('--seeds', default='', help='seeds per run, e.g. 0,1 (default: the preset\'s)')
@@ -217,3 +219,5 @@ def reproduce_main(argv=None):
     print(f"all done in {(time.time() - t_all) / 60:.1f} min; tables: {rd}/table*.md (and .csv), figures: {rd}/*.png, "
           f"run records: {rd}/runs/", flush=True)
     return 0
+
+reproduce_cli = command('cmadepth-reproduce', reproduce_main)

@@ -8,6 +8,7 @@ import json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+from .errors import Parser, UserError, command, error_message
 from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
     read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
@@ -26,7 +27,7 @@ __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 
            'SIGN', 'VEGETATION', 'TERRAIN', 'SKY', 'PERSON', 'CAR', 'VALID_LABEL_IDS', 'BOX', 'CYL', 'SPH', 'M_ASPHALT',
            'M_PAINT', 'M_GRASS', 'M_PAVING', 'M_FACADE', 'M_CONCRETE', 'M_FENCE', 'M_METAL', 'M_SIGN', 'M_LIGHT',
            'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'VELO_TO_CAM_R', 'DEFAULTS',
-           'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame', 'degrade_labels',
+           'cli', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame', 'degrade_labels',
            'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive', 'split_drives', 'split_lines',
            'generate', 'main', 'baselines', 'label_agreement']
 
@@ -754,7 +755,7 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
     return scene
 
 # %% ../nbs/12_synthetic.ipynb #6fedc690
-DEFAULTS = dict(drives=18, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=2)
+DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=8)
 
 def _params(drives, frames, seed, height, width, speed, val_drives, test_drives):
     p = dict(version=VERSION, drives=int(drives), frames=int(frames), seed=int(seed), height=int(height), width=int(width),
@@ -849,8 +850,8 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
 
 def main(argv=None):
     "`cmadepth-synth`: render the synthetic driving dataset."
-    import argparse
-    ap = argparse.ArgumentParser(prog='cmadepth-synth', description='Render procedural driving scenes in the KITTI raw layout.')
+    from cmadepth.errors import Parser
+    ap = Parser(prog='cmadepth-synth', description='Render procedural driving scenes in the KITTI raw layout.')
     ap.add_argument('--out', default='data/synthetic'); ap.add_argument('--drives', type=int, default=DEFAULTS['drives'])
     ap.add_argument('--frames', type=int, default=DEFAULTS['frames']); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--height', type=int, default=DEFAULTS['height']); ap.add_argument('--width', type=int, default=DEFAULTS['width'])
@@ -862,6 +863,9 @@ def main(argv=None):
     man = _read_manifest(out)
     print(f"{out}: {man['counts']['frames']} frames, lines {man['counts']['lines']}, {man['bytes'] / 1e6:.1f} MB")
     return out
+
+cli = command('cmadepth-synth', main)
+
 
 # %% ../nbs/12_synthetic.ipynb #1dc2c274
 def baselines(root, split:str='synth')->dict:

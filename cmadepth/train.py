@@ -15,12 +15,15 @@ import torch.distributed as dist
 from torch import nn
 
 from .config import Config
+from .errors import Parser, UserError, UsageError, command, error_message
 
 # %% auto #0
-__all__ = ['seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed', 'CPUSyncBatchNorm',
-           'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights', 'NonFiniteLoss',
-           'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint', 'load_checkpoint',
-           'run_dir_of', 'train', 'parse_args', 'main']
+__all__ = ['cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
+           'CPUSyncBatchNorm', 'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights',
+           'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint',
+           'prune_checkpoints', 'load_checkpoint', 'run_dir_of', 'config_differences', 'load_newest_checkpoint',
+           'strided_indices', 'strided_loader', 'curve_frames', 'curve_baselines', 'train', 'parse_args',
+           'confirm_restart', 'main']
 
 # %% ../nbs/13_train.ipynb #0cb529bf
 def seed_everything(seed:int):
@@ -146,7 +149,8 @@ def load_init_weights(folder, depth_net, pose_net):
         load_state(pose_net.encoder, read_state(folder/'pose_encoder.pth')[0], folder/'pose_encoder.pth', 'the pose encoder')
 
 # %% ../nbs/13_train.ipynb #63660446
-class NonFiniteLoss(RuntimeError): pass
+class NonFiniteLoss(UserError):
+    "The loss became NaN/inf: a user-facing failure (learning rate, data), reported as one line by `cmadepth-train`."
 
 def _autocast(cfg:Config, device):
     if cfg.amp == 'off' or device.type != 'cuda': return nullcontext()
@@ -166,7 +170,8 @@ def train_step(cfg:Config, batch, depth_net, pose_net, opt, scaler=None, step:in
         losses, out = forward_losses(cfg, batch, depth_net, pose_net)
     bad = [k for k, v in losses.items() if torch.is_tensor(v) and v.numel() == 1 and not torch.isfinite(v).all()]
     if bad: raise NonFiniteLoss(f"step {step}: non-finite loss part(s) {', '.join(bad)} = "
-                                + ', '.join(f"{losses[k].item()}" for k in bad) + "; the last checkpoint is intact")
+                                + ', '.join(f"{losses[k].item()}" for k in bad) + "; the last checkpoint is intact "
+                                "(lower lr= or check the data, then run the same command to resume)")
     opt.zero_grad(set_to_none=True)
     if scaler is not None: scaler.scale(losses['total']).backward(); scaler.step(opt); scaler.update()
     else: losses['total'].backward(); opt.step()
@@ -210,23 +215,42 @@ def checkpoint_dirs(run_dir)->list:
     return sorted(ok, key=lambda p: int(p.name.split('_')[1]))
 
 def save_checkpoint(run_dir, epoch:int, cfg, depth_net, pose_net, opt, sched, scaler, state:dict)->Path:
-    "Write `models/weights_<epoch>/` (authors' layout + state.pt) atomically."
+    "Write `models/weights_<epoch>/` (authors' layout + state.pt) atomically; a failed write leaves no `.tmp` folder."
+    import errno
     from cmadepth.checkpoints import save_weights
     final = Path(run_dir)/'models'/f'weights_{epoch}'
     tmp = final.with_name(final.name + '.tmp')
     if tmp.exists(): shutil.rmtree(tmp)
-    save_weights(tmp, _unwrap(depth_net), _unwrap(pose_net), cfg, epoch=epoch, step=state['step'])
-    torch.save(dict(state, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                    scaler=scaler.state_dict() if scaler is not None else None), tmp/'state.pt')
+    try:
+        save_weights(tmp, _unwrap(depth_net), _unwrap(pose_net), cfg, epoch=epoch, step=state['step'])
+        torch.save(dict(state, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                        scaler=scaler.state_dict() if scaler is not None else None), tmp/'state.pt')
+    except RuntimeError as e:             # torch reports a full disk as 'enforce fail at inline_container.cc … file write failed'
+        shutil.rmtree(tmp, ignore_errors=True)
+        full = shutil.disk_usage(final.parent).free < (256 << 20)
+        raise OSError(errno.ENOSPC if full else errno.EIO, 'could not write the checkpoint', str(tmp)) from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
     if final.exists(): shutil.rmtree(final)
     tmp.rename(final)
     return final
+
+def prune_checkpoints(run_dir, keep:int, best_epoch=None)->list:
+    "Delete epoch checkpoints but the newest `keep` and the best one (`keep` ≤ 0: keep all); returns the deleted folders."
+    if keep <= 0: return []
+    ckpts = checkpoint_dirs(run_dir)
+    gone = [p for p in ckpts[:-keep] if best_epoch is None or p.name != f'weights_{best_epoch}']
+    for p in gone: shutil.rmtree(p, ignore_errors=True)
+    return gone
 
 def load_checkpoint(folder, depth_net, pose_net, opt, sched, scaler)->dict:
     "Restore everything `save_checkpoint` wrote; returns the training state (epoch, step, best, history)."
     from cmadepth.checkpoints import load_weights
     load_weights(folder, _unwrap(depth_net), _unwrap(pose_net))
-    st = torch.load(Path(folder)/'state.pt', map_location='cpu', weights_only=False)
+    try: st = torch.load(Path(folder)/'state.pt', map_location='cpu', weights_only=False)
+    except Exception as e: raise UserError(f"{Path(folder)/'state.pt'}: unreadable training state ({type(e).__name__}); the file is truncated or corrupt") from None
+    if not isinstance(st, dict) or not {'optimizer', 'scheduler', 'epoch', 'step'} <= set(st):
+        raise UserError(f"{Path(folder)/'state.pt'}: not a cmadepth training state")
     opt.load_state_dict(st.pop('optimizer')); sched.load_state_dict(st.pop('scheduler'))
     sc = st.pop('scaler')
     if scaler is not None and sc is not None: scaler.load_state_dict(sc)
@@ -241,38 +265,105 @@ def _log_images(writer, batch, out, step, n=2):
 
 def run_dir_of(cfg:Config)->Path: return Path(cfg.log_dir)/cfg.name
 
-def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, val_batches:int|None=None, on_step=None)->dict:
+_PATH_OPTIONS = ('data_path', 'log_dir', 'init_weights')
+
+def config_differences(saved:Config, new:Config)->list:
+    "`option: saved → new` for every option that differs (path options compared after resolving them)."
+    out = []
+    for k in saved.to_dict():
+        a, b = getattr(saved, k), getattr(new, k)
+        if a == b: continue
+        if k in _PATH_OPTIONS and a and b and Path(a).expanduser().resolve() == Path(b).expanduser().resolve(): continue
+        out.append(f"{k}: {a!r} → {b!r}")
+    return out
+
+def load_newest_checkpoint(run_dir, depth_net, pose_net, opt, sched, scaler, say=print):
+    "Restore the newest readable checkpoint of `run_dir`, saying which unreadable ones were skipped; None if there is none."
+    ckpts, skipped = checkpoint_dirs(run_dir), []
+    for c in reversed(ckpts):
+        try: st = load_checkpoint(c, depth_net, pose_net, opt, sched, scaler)
+        except (ValueError, OSError) as e: skipped.append(f"{c.name} ({error_message(e)})"); continue
+        if skipped: say(f"skipped unreadable checkpoint(s) {'; '.join(skipped)}; resuming from the older {c}")
+        return c, st
+    if skipped: raise UserError(f"no readable checkpoint in {Path(run_dir)/'models'}: {'; '.join(skipped)}; pass --restart --yes to start over")
+    return None, None
+
+def strided_indices(total:int, n:int|None)->list:
+    "`n` indices spread evenly over `range(total)` (first and last included); all of them when `n` is None or ≥ `total`."
+    if n is None or n >= total: return list(range(total))
+    if n <= 0: return []
+    return sorted({int(round(i * (total - 1) / max(n - 1, 1))) for i in range(n)})
+
+def strided_loader(loader, n:int|None):
+    "`loader` restricted to `n` samples spread evenly across its whole dataset (the validation curve's frames)."
+    from torch.utils.data import DataLoader, Subset
+    idx = strided_indices(len(loader.dataset), n)
+    if len(idx) == len(loader.dataset): return loader
+    return DataLoader(Subset(loader.dataset, idx), batch_size=loader.batch_size, shuffle=False,
+                      num_workers=loader.num_workers, collate_fn=loader.collate_fn, drop_last=False)
+
+def curve_frames(loader)->dict:
+    "What the learning curve is computed on: subset, number of frames, and their split lines."
+    ds = loader.dataset
+    idx, base = (list(ds.indices), ds.dataset) if hasattr(ds, 'indices') else (list(range(len(ds))), ds)
+    return dict(subset=base.subset, n=len(idx), of=len(base),
+                lines=[' '.join(map(str, (l.folder, l.frame, l.side))) for l in (base.lines[i] for i in idx)])
+
+def curve_baselines(cfg:Config, loader)->dict|None:
+    """The image-independent baselines (`evaluate.constant_depth_baseline`, `evaluate.layout_prior_baseline`) on exactly
+    the frames and the GT size of the learning curve (`loader`'s samples, GT at the model's size), as
+    {name: {abs_rel, a1}}; None when those frames carry no ground truth."""
+    from cmadepth.evaluate import constant_depth_baseline, layout_prior_baseline, load_train_gt_depths
+    ds = loader.dataset; base = getattr(ds, 'dataset', ds)
+    if not getattr(base, 'depth_gt', False): return None
+    gts = [ds[i]['depth_gt'][0].numpy() for i in range(len(ds))]
+    res = dict(constant=constant_depth_baseline(gts, 'synth'))
+    train_gt = load_train_gt_depths(cfg.data_path, cfg.split)
+    if train_gt: res['layout_prior'] = layout_prior_baseline(train_gt, gts, 'synth')
+    return {k: dict(abs_rel=float(r.row['abs_rel']), a1=float(r.row['a1'])) for k, r in res.items()}
+
+def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, val_batches:int|None=None, on_step=None,
+          keep_checkpoints:int=0)->dict:
     """Train `cfg` into `<log_dir>/<name>/`; resumes from the newest complete checkpoint when `resume`.
-    `eval_every` > 0 also validates every that many steps (for learning curves); `on_step(step, depth_net, pose_net)`
-    is called after every step (tests use it to interrupt a run). Returns the run's summary."""
+    `eval_every` > 0 also validates every that many steps (for learning curves) on `val_batches` batches spread
+    evenly across the val split (all of it when None); the summary names those frames (`curve_frames`) and scores
+    the image-independent baselines on the very same frames (`curve_baselines`). `on_step(step, depth_net, pose_net)`
+    is called after every step (tests use it to interrupt a run). `keep_checkpoints` > 0 keeps only the newest that many
+    epoch checkpoints and the best one (0: all). Nothing is written before the configuration and the data pass their checks.
+    Returns the run's summary."""
     from tqdm.auto import tqdm
     from cmadepth.kitti import make_loader, set_loader_epoch
     cfg.validate()
     device = resolve_device(cfg)
     info = init_distributed(device)
     run_dir = run_dir_of(cfg)
-    if info.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        saved = run_dir/'config.yaml'
-        if saved.exists() and resume and Config.load(saved) != cfg:
-            raise ValueError(f"{saved} holds a different configuration; choose another name= or pass resume=False (--restart) to start over")
-        if not resume and (run_dir/'models').exists(): shutil.rmtree(run_dir/'models')
-        cfg.save(saved)
+    saved = run_dir/'config.yaml'
+    if info.main and saved.exists() and resume:          # checked before anything is written
+        diff = config_differences(Config.load(saved), cfg)
+        if diff: raise UserError(f"{saved} holds a different configuration ({'; '.join(diff)}); "
+                                 f"choose another name=, or --restart --yes to start this run over")
     seed_everything(cfg.seed)
     bs = cfg.batch_size // info.world_size
     if bs * info.world_size != cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {info.world_size} processes")
     train_loader = make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
     val_loader = make_loader(cfg, 'val', augment=False, shuffle=False, distributed=False, drop_last=False, batch_size=bs)
+    # the curve's frames: `val_batches` batches spread evenly across the whole val split (not its first frames)
+    val_loader = strided_loader(val_loader, None if val_batches is None else val_batches * bs)
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0: raise ValueError(f"the training split has fewer than batch_size={bs} samples")
+    if info.main:                                         # the data checks passed: now the run folder is written
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume and (run_dir/'models').exists(): shutil.rmtree(run_dir/'models')
+        cfg.save(saved)
     depth_net, pose_net, opt, sched = build_training(cfg, device, info, steps_per_epoch=steps_per_epoch)
     scaler = torch.amp.GradScaler('cuda') if (cfg.amp == 'fp16' and device.type == 'cuda') else None
     state = dict(epoch=-1, step=0, best=None, best_epoch=None, best_by=None, history=[], train_seconds=0.0)
-    ckpts = checkpoint_dirs(run_dir) if resume else []
-    if ckpts:
-        state = load_checkpoint(ckpts[-1], depth_net, pose_net, opt, sched, scaler)
-        if info.main: print(f"resuming from {ckpts[-1]} (epoch {state['epoch']}, step {state['step']})")
+    if resume:
+        ck, st = load_newest_checkpoint(run_dir, depth_net, pose_net, opt, sched, scaler, say=print if info.main else (lambda *_: None))
+        if ck is not None:
+            state = st
+            if info.main: print(f"resuming from {ck} (epoch {state['epoch']}, step {state['step']})")
     writer = None
     if info.main:
         from torch.utils.tensorboard import SummaryWriter
@@ -299,13 +390,13 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
                     if step % (10 * max(cfg.log_every, 1)) == 0 or step == 1: _log_images(writer, batch, out, step)
                 bar.set_postfix(loss=f"{losses['total'].item():.4f}", refresh=False)
                 if eval_every and step % eval_every == 0 and info.main:
-                    r = validate(cfg, val_loader, depth_net, pose_net, device, val_batches)
+                    r = validate(cfg, val_loader, depth_net, pose_net, device)
                     state['history'].append(dict(step=step, epoch=epoch, **r))
                 if on_step is not None: on_step(step, depth_net, pose_net)
                 if cfg.max_steps and step >= cfg.max_steps: break
             state['train_seconds'] += time.time() - t0
             if info.main:
-                r = validate(cfg, val_loader, depth_net, pose_net, device, val_batches)
+                r = validate(cfg, val_loader, depth_net, pose_net, device)
                 if not state['history'] or state['history'][-1]['step'] != step:
                     state['history'].append(dict(step=step, epoch=epoch, **r))
                 for k, v in r.items(): writer.add_scalar(f'val/{k}', v, step)
@@ -314,6 +405,7 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
                     state.update(best=r[by], best_epoch=epoch, best_by=by)
                 state.update(epoch=epoch, step=step)
                 save_checkpoint(run_dir, epoch, cfg, depth_net, pose_net, opt, sched, scaler, state)
+                prune_checkpoints(run_dir, keep_checkpoints, state['best_epoch'])
                 print(f"{cfg.name}: epoch {epoch+1}/{cfg.epochs} step {step} "
                       + ' '.join(f"{k}={v:.4f}" for k, v in r.items() if k in ('val_total', 'abs_rel', 'a1'))
                       + f" ({state['train_seconds']:.0f} s training)", flush=True)
@@ -322,7 +414,8 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         if writer is not None: writer.close()
     summary = dict(run_dir=str(run_dir), epochs_done=state['epoch'] + 1, steps=step, best_epoch=state['best_epoch'],
                    best_by=state['best_by'], best=state['best'], train_seconds=state['train_seconds'],
-                   history=state['history'], hardware=hardware(device), commit=git_commit(), device=str(device))
+                   history=state['history'], curve_frames=curve_frames(val_loader) if info.main else None,
+                   curve_baselines=curve_baselines(cfg, val_loader) if info.main else None, hardware=hardware(device), commit=git_commit(), device=str(device))
     if info.main:
         tmp = run_dir/'summary.json.tmp'; tmp.write_text(json.dumps(summary, indent=2)); tmp.replace(run_dir/'summary.json')
     return summary
@@ -330,22 +423,41 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
 # %% ../nbs/13_train.ipynb #a307e6fd
 def parse_args(argv=None)->tuple:
     import argparse
-    p = argparse.ArgumentParser(prog='cmadepth-train', description='Train an FSRE-Depth variant (options: key=value for any Config field).')
+    from cmadepth.errors import Parser
+    p = Parser(prog='cmadepth-train', description='Train an FSRE-Depth variant (options: key=value for any Config field).')
     p.add_argument('--config', help='YAML/JSON config file (e.g. a run folder\'s config.yaml)')
     p.add_argument('--preset', default=None, help='paper | cpu | quick | tiny (ignored with --config)')
     p.add_argument('--variant', default='full', help='monodepth2 | semantics | cma | sgt | full (ignored with --config)')
-    p.add_argument('--restart', action='store_true', help='ignore existing checkpoints of this run and start over')
+    p.add_argument('--restart', action='store_true', help='delete the checkpoints of this run and start over (asks; --yes to confirm)')
+    p.add_argument('--yes', action='store_true', help='with --restart: delete without asking')
+    p.add_argument('--keep-checkpoints', type=int, default=3, metavar='N',
+                   help='keep the newest N epoch checkpoints and the best one (default 3; 0 keeps all)')
     p.add_argument('--eval-every', type=int, default=0, help='also validate every N steps (learning curve)')
     p.add_argument('overrides', nargs='*', help='key=value')
     a = p.parse_args(argv)
     cfg = Config.load(a.config) if a.config else Config.make(a.variant, a.preset or 'paper')
     return cfg.override(a.overrides), a
 
-def main(argv=None):
-    try: cfg, a = parse_args(argv)
-    except (ValueError, FileNotFoundError) as e: sys.exit(f"cmadepth-train: {e}")
-    s = train(cfg, resume=not a.restart, eval_every=a.eval_every)
+def confirm_restart(cfg:Config, yes:bool=False):
+    "`--restart` deletes a run's checkpoints: only with `--yes`, or after a 'y' typed at a terminal."
+    ckpts = checkpoint_dirs(run_dir_of(cfg))
+    if not ckpts or yes: return
+    what = f"--restart deletes {len(ckpts)} checkpoint(s) in {run_dir_of(cfg)/'models'}"
+    if not sys.stdin.isatty(): raise UsageError(f"{what}; add --yes to confirm")
+    if input(f"{what}. Delete them? [y/N] ").strip().lower() not in ('y', 'yes'): raise UserError(f"{what}: not confirmed, nothing deleted")
+
+def main(argv=None)->dict:
+    "`cmadepth-train`: train one run (user errors raise; `cli` turns them into one line and an exit status)."
+    cfg, a = parse_args(argv)
+    if a.keep_checkpoints < 0: raise UsageError(f"--keep-checkpoints {a.keep_checkpoints}: must be ≥ 0 (0 keeps all)")
+    if a.eval_every < 0: raise UsageError(f"--eval-every {a.eval_every}: must be ≥ 0 (0: only at the end of each epoch)")
+    if a.restart: confirm_restart(cfg, a.yes)
+    s = train(cfg, resume=not a.restart, eval_every=a.eval_every, keep_checkpoints=a.keep_checkpoints)
     print(f"done: {s['steps']} steps in {s['train_seconds']:.0f} s; best epoch {s['best_epoch']} by {s['best_by']} = {s['best']}; {s['run_dir']}")
+    return s
+
+cli = command('cmadepth-train', main)
+
 
 # %% ../nbs/13_train.ipynb #d8484c3c
 #| eval: false

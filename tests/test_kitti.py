@@ -12,7 +12,7 @@ def _scripts():
 
 def test_console_scripts_registered():
     s = _scripts()
-    for name, target in (('cmadepth-check-kitti', 'cmadepth.kitti:check_main'), ('cmadepth-export-gt', 'cmadepth.kitti:export_main')):
+    for name, target in (('cmadepth-check-kitti', 'cmadepth.kitti:check_cli'), ('cmadepth-export-gt', 'cmadepth.kitti:export_cli')):
         assert s[name] == target
         mod, fn = target.split(':')
         assert callable(getattr(importlib.import_module(mod), fn))
