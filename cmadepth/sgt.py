@@ -10,7 +10,7 @@ from torch import Tensor
 from .config import stage_of_layer, layer_of_stage
 
 # %% auto #0
-__all__ = ['VOID', 'label_at_stage', 'sgt_masks', 'sgt_layer', 'sgt_parts', 'sgt_loss']
+__all__ = ['VOID', 'label_at_stage', 'sgt_masks', 'sgt_layer', 'sgt_parts', 'sgt_loss', 'sgt_total']
 
 # %% ../nbs/09_sgt.ipynb #9c33cfd5
 VOID = 255
@@ -143,4 +143,8 @@ def sgt_loss(features:dict, label:Tensor, *, sgt_layers=(1, 2, 3), sgt_kernel:in
     "L_SGT = Σ_l ℓ_{i(l)} / 2^{i(l)} over paper layers `sgt_layers` (the keywords are the `Config` fields of the same names)."
     parts = sgt_parts(features, label, sgt_layers=sgt_layers, sgt_kernel=sgt_kernel, sgt_margin=sgt_margin, sgt_exact=sgt_exact)
     if not parts: raise ValueError("sgt_loss: no layers given")
+    return sgt_total(parts)
+
+def sgt_total(parts:dict)->Tensor:
+    "L_SGT from `sgt_parts`' {l: (ℓ, n)}: Σ_l ℓ / 2^{i(l)} (what `sgt_loss` returns; `compute_losses` uses it to keep the per-layer parts)."
     return sum(loss / 2**stage_of_layer(l) for l, (loss, _) in parts.items())
