@@ -36,9 +36,10 @@ def resolve_device(cfg:Config)->torch.device:
         if torch.cuda.is_available():
             return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
         return torch.device('cpu')
-    dev = torch.device(cfg.device)
+    try: dev = torch.device(cfg.device)
+    except RuntimeError: raise UserError(f"device={cfg.device!r}: allowed are auto, cpu, cuda, cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError(f"device={cfg.device!r} but CUDA is not available here; use device=cpu or device=auto")
+        raise UserError(f"device={cfg.device!r} but CUDA is not available here; use device=cpu or device=auto")
     return dev
 
 def git_commit(path='.')->str:
@@ -342,6 +343,9 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         diff = config_differences(Config.load(saved), cfg)
         if diff: raise UserError(f"{saved} holds a different configuration ({'; '.join(diff)}); "
                                  f"choose another name=, or --restart --yes to start this run over")
+    if info.main:
+        from cmadepth.kitti import check_inputs
+        check_inputs(cfg)                                # images decode, labels are label ids and not all void
     seed_everything(cfg.seed)
     bs = cfg.batch_size // info.world_size
     if bs * info.world_size != cfg.batch_size:
