@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .errors import Parser, UserError, command, error_message, run_command
+from .errors import Parser, UserError, command, error_message, run_command, check_writable
 
 # %% auto #0
 __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS',
@@ -652,6 +652,7 @@ def check_main(argv=None)->int:
     ap.add_argument('--img-ext', default='.png')
     ap.add_argument('--deep', action='store_true', help='also decode every target image and label (finds truncated or wrongly encoded files)')
     a = ap.parse_args(argv)
+    if not Path(a.data).is_dir(): raise UserError(f"--data {a.data}: no such folder (the KITTI raw or synthetic root)")
     ok = True
     subsets = a.subset or ('test' if a.split in ('eigen', 'eigen_benchmark') else 'train,val')
     for subset in [s.strip() for s in subsets.split(',') if s.strip()]:
@@ -671,6 +672,7 @@ def export_main(argv=None)->int:
     ap.add_argument('--split', default='eigen', help='eigen (velodyne) | eigen_benchmark (annotated depth maps) | another split with proj_depth maps')
     ap.add_argument('--out', default=None, help='output file (default <data>/splits/<split>/gt_depths.npz)')
     a = ap.parse_args(argv)
+    if a.out: check_writable(a.out, '--out')         # before reading the whole split
     p = export_gt_depths(a.data, a.split, a.out)     # a missing/unreadable file raises and `export_cli` shows one line
     print(f"wrote {p}")
     return 0
@@ -686,7 +688,7 @@ def decode_check(root, lines, labels:bool|str='primary', img_ext:str='.png', max
     if max_lines is not None and len(lines) > max_lines:
         lines = [lines[round(i)] for i in np.linspace(0, len(lines) - 1, max_lines)]
     which = 'primary' if labels is True else labels
-    void = 0
+    void, seen = 0, set()
     for l in lines:
         p = image_path(root, l, 0, img_ext)
         try:
@@ -696,7 +698,12 @@ def decode_check(root, lines, labels:bool|str='primary', img_ext:str='.png', max
         except Exception as e: raise UserError(f"{p}: cannot decode the image ({type(e).__name__}: {e}); the file is truncated or corrupt") from None
         if which:
             q = label_path(root, l, which)
-            void += check_label_values(read_label_png(q), q) == 'void'
+            a = read_label_png(q); seen.update(np.unique(a).tolist())
+            void += check_label_values(a, q) == 'void'
+    ids = seen - {255}
+    if ids and max(ids) <= 18 and len(lines) > 1:   # label ids of a street scene include sky 23 / car 26 / vegetation 21
+        raise UserError(f"{Path(root)/LABEL_DIRS[which]}: every checked label holds values in 0..18 only: these look like "
+                        "Cityscapes train ids, but labels must be label ids (0..33); convert them back or regenerate them")
     return dict(lines=len(lines), void_labels=void)
 
 def check_inputs(cfg, subsets=('train', 'val'), max_lines:int=2000, say=print)->dict:

@@ -356,10 +356,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     val_loader = strided_loader(val_loader, None if val_batches is None else val_batches * bs)
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0: raise ValueError(f"the training split has fewer than batch_size={bs} samples")
-    if info.main:                                         # the data checks passed: now the run folder is written
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume and (run_dir/'models').exists(): shutil.rmtree(run_dir/'models')
-        cfg.save(saved)
     depth_net, pose_net, opt, sched = build_training(cfg, device, info, steps_per_epoch=steps_per_epoch)
     scaler = torch.amp.GradScaler('cuda') if (cfg.amp == 'fp16' and device.type == 'cuda') else None
     state = dict(epoch=-1, step=0, best=None, best_epoch=None, best_by=None, history=[], train_seconds=0.0)
@@ -368,6 +364,10 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         if ck is not None:
             state = st
             if info.main: print(f"resuming from {ck} (epoch {state['epoch']}, step {state['step']})")
+    if info.main:                         # the options, the data and the checkpoint passed their checks: now the run folder is written
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume and (run_dir/'models').exists(): shutil.rmtree(run_dir/'models')
+        cfg.save(saved)
     writer = None
     if info.main:
         from torch.utils.tensorboard import SummaryWriter

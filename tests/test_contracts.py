@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import re
+PROGRESS = re.compile(r'\d+%\|.*\|')          # a tqdm bar: ' 40%|████      | 2/5 [...]'
 BIN = Path(sys.executable).parent          # the console scripts are installed beside the interpreter (.venv/bin)
 ENV = {k: v for k, v in os.environ.items() if k != 'CMADEPTH_DEBUG'}
 ENV.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore', TQDM_DISABLE='1')
@@ -26,8 +28,8 @@ def run(name, *args, timeout=600, **kw):
 
 
 def stderr_lines(r):
-    "stderr lines that are messages (progress-bar redraws, which use '\\r', are not)."
-    return [l for l in r.stderr.splitlines() if l.strip() and '\r' not in l]
+    "stderr lines that are messages (tqdm progress bars are not)."
+    return [l for l in r.stderr.replace('\r', '\n').splitlines() if l.strip() and not PROGRESS.search(l)]
 
 
 def snapshot(*roots):
@@ -251,7 +253,7 @@ def c_predict_bad_device(ctx, t):
 def c_synth_out_file(ctx, t): return ['cmadepth-synth', '--out', ctx['file'] / 'synth', *SYNTH], ctx['file'].name, [ctx['file']]
 def c_synth_drives_text(ctx, t): return ['cmadepth-synth', '--out', t / 's', '--drives', 'x'], '--drives', []
 def c_synth_drives_zero(ctx, t): return ['cmadepth-synth', '--out', t / 's', '--drives', '0'], 'drives', []
-def c_synth_height(ctx, t): return ['cmadepth-synth', '--out', t / 's', *SYNTH[:4], '--height', '50'], 'height', []
+def c_synth_height(ctx, t): return ['cmadepth-synth', '--out', t / 's', *SYNTH[:4], '--height', '4', *SYNTH[6:]], 'height=4', []
 def c_check_missing(ctx, t): return ['cmadepth-check-kitti', '--data', t / 'none', '--split', 'synth'], 'none', []
 def c_check_split(ctx, t): return ['cmadepth-check-kitti', '--data', ctx['kitti'], '--split', 'nope', '--subset', 'train'], 'nope', []
 def c_check_deep_truncated(ctx, t):
