@@ -141,8 +141,7 @@ class Config:
             if getattr(self, k) not in allowed: raise ValueError(f"{k}={getattr(self, k)!r}: allowed are {', '.join(map(str, allowed))}")
         for k in ('height', 'width'):
             v = getattr(self, k)
-            if v < 64 or v % 32: raise ValueError(f"{k}={v}: must be a multiple of 32 and ≥ 64 (the encoder downsamples 5 times; "
-                                                  "the deepest features need ≥ 2 pixels for the reflection padding)")
+            if v <= 0 or v % 32: raise ValueError(f"{k}={v}: must be a positive multiple of 32 (the encoder downsamples 5 times)")
         for k in ('cma_layers', 'sgt_layers'):
             bad = [l for l in getattr(self, k) if not 0 <= l <= 4]
             if bad: raise ValueError(f"{k}={getattr(self, k)}: paper layers are 0..4 (0 deepest, CMA default 0,1,2); got {bad}")
