@@ -44,7 +44,9 @@ def read_state(path)->tuple[dict, dict]:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"weights file not found: {path}")
     try: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise RuntimeError(f"could not read weights file {path}: {e}") from None
+    except Exception as e:      # a truncated or foreign file: torch's message (a miniz/pickle error) does not name it
+        raise ValueError(f"could not read weights file {path} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                         "it is truncated or not a torch file: copy or download it again") from None
     if not isinstance(sd, dict): raise ValueError(f"{path}: expected a dict of tensors, got {type(sd).__name__}")
     sd = {k[7:] if k.startswith('module.') else k: v for k, v in sd.items()}
     return {k: v for k, v in sd.items() if isinstance(v, Tensor)}, {k: v for k, v in sd.items() if not isinstance(v, Tensor)}
