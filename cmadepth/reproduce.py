@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_reproduce.ipynb #6b907e0d
 from __future__ import annotations
-import json, os, time
+import json, os, signal, threading, time
 from pathlib import Path
 from .paper import *
 from .experiments import *
@@ -13,8 +13,8 @@ from .errors import command
 
 
 # %% auto #0
-__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'plan', 'job_speedup', 'execute', 'NotebookFailed',
-           'execute_isolated', 'reproduce_main']
+__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'plan', 'job_speedup', 'stop_children', 'clean_temp',
+           'execute', 'NotebookFailed', 'execute_isolated', 'reproduce_main']
 
 # %% ../nbs/22_reproduce.ipynb #b212eb42
 QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
@@ -60,7 +60,7 @@ def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
         mins = 0.0 if reused else sum(_run_minutes(c) for c in cfgs if c.name not in seen_before)
         out.append(dict(notebook=nb, params=params, tables=tables, runs=names, reused=reused, minutes=mins))
     if only is None or only & {'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', *{t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}}:
-        out.append(dict(notebook='tables', params=dict(preset=preset), tables=['table3', 'table4', 'table5', 'table6', 'table7', 'fig1'], runs=[], reused=False, minutes=0.3))
+        out.append(dict(notebook='tables', params=dict(preset=preset, only=','.join(sorted(only)) if only else ''), tables=['table3', 'table4', 'table5', 'table6', 'table7', 'fig1'], runs=[], reused=False, minutes=0.3))
     if only is None or 'table1' in only: out.insert(0, dict(notebook='table1_decoder', params={}, tables=['table1'], runs=[], reused=False, minutes=0.2))
     if only is None or 'table2' in only:
         out.insert(1 if out and out[0]['notebook'] == 'table1_decoder' else 0,
@@ -82,8 +82,42 @@ def _run_minutes(cfg)->float:
     if cfg.variant == 'monodepth2': f *= 0.7      # the step 0.64×; start-up and evaluation cost the same
     return PRESET_RUN_MINUTES.get(cfg.preset, QUICK_RUN_MINUTES) * f
 
+_LOCK, _STOP = threading.Lock(), threading.Event()
+
+def stop_children(timeout:float=10.0)->int:
+    """Stop every process this one started: the whole tree (children, the kernels papermill starts in their own
+    sessions, their children) gets SIGTERM, what is left after `timeout` s SIGKILL. No new child starts afterwards
+    (`execute_isolated` checks under the same lock). Returns how many processes there were."""
+    import psutil
+    with _LOCK:
+        _STOP.set()
+        kids = psutil.Process().children(recursive=True)
+        for p in kids:
+            try: p.terminate()
+            except psutil.NoSuchProcess: pass
+    _, alive = psutil.wait_procs(kids, timeout=timeout)
+    for p in alive:
+        try: p.kill()
+        except psutil.NoSuchProcess: pass
+    psutil.wait_procs(alive, timeout=timeout)
+    return len(kids)
+
+def clean_temp(results_dir='results')->list:
+    "Remove the temporary files and folders (`*.tmp*`) a stopped job left in `results_dir`, its `executed/` and `runs/`; returns them."
+    import shutil
+    rd, gone = resolve_path(results_dir), []
+    for d in (rd, rd/'executed', rd/'runs'):
+        if not d.is_dir(): continue
+        for p in d.glob('*.tmp*'):
+            if p.name.endswith('.failed.ipynb'): continue
+            if p.is_dir() and not p.is_symlink(): shutil.rmtree(p, ignore_errors=True)
+            else: p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
+
 def _tag(params:dict)->str:
-    s = '-'.join(f"{k}{v}" for k, v in params.items() if k not in ('preset', 'seeds', 'data_path') and v not in ('', None))
+    s = '-'.join(([str(params['preset'])] if params.get('preset') else []) +
+             [f"{k}{v}" for k, v in params.items() if k not in ('preset', 'seeds', 'data_path') and v not in ('', None)])
     return s.replace(',', '').replace('.', 'p').replace('/', '_')
 
 def execute(nb:str, params:dict, results_dir='results', root=None, log_output:bool=False)->Path:
@@ -124,7 +158,12 @@ def execute_isolated(nb:str, params:dict, results_dir='results', root=None, thre
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONPATH=os.pathsep.join([pkg] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
     args = json.dumps([nb, params, str(resolve_path(results_dir)), str(root or repo_root())])
-    r = subprocess.run([sys.executable, '-c', code, args], capture_output=True, text=True, env=env, cwd=str(root or repo_root()))
+    with _LOCK:                     # `stop_children` holds the lock: no child starts once the job is stopping
+        if _STOP.is_set(): raise KeyboardInterrupt
+        p = subprocess.Popen([sys.executable, '-c', code, args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env, cwd=str(root or repo_root()))
+    out, err = p.communicate()
+    r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     try: res = json.loads(r.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError): raise NotebookFailed(None, 'ChildProcessError', r.stderr[-2000:]) from None
     if res['ok'] is None: raise NotebookFailed(res['exec_count'], res['ename'], res['evalue'])
@@ -168,53 +207,65 @@ def reproduce_main(argv=None):
     if a.preset != 'paper' and not a.data_path and runs and not (Path(experiment_configs(a.preset)[0].data_path)/'manifest.json').exists():
         print("  (first, the synthetic data is rendered once into data/synthetic: about 2 min on 2 cores)")
     if a.dry_run: return 0
-    root = repo_root()
-    if a.preset != 'paper' and not a.data_path and any(s['runs'] for s in todo):   # render the data once, before the runs
-        cfg = experiment_configs(a.preset)[0]
-        t0 = time.time()
-        if not (Path(cfg.data_path)/'manifest.json').exists():
-            print(f"rendering the synthetic data into {cfg.data_path} (once) …", flush=True)
-        ensure_data(cfg, progress=False)
-    t_all = time.time()
-    def report_fail(s, e):
-        cell = getattr(e, 'exec_count', None)
-        what = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
-        print(f"cmadepth-reproduce: nbs/{s['notebook']}.ipynb failed" + (f" in cell [{cell}]" if cell is not None else '')
-              + f": {what}\n(the executed copy is in {resolve_path(a.results_dir)/'executed'}; tables already written are unchanged)", file=sys.stderr)
-    def finished(s, t0, out):
-        state['k'] += 1
-        if s['runs']: state['est'] += s['minutes']; state['real'] += (time.time() - t0) / 60
-        shown = out.relative_to(root) if out.is_relative_to(root) else out
-        print(f"[{state['k']}/{len(todo)}] {s['notebook']} {_tag(s['params'])}: done in {time.time() - t0:.0f} s → {shown}", flush=True)
-    train_steps = [s for s in todo if s['runs']]
-    other = [s for s in todo if not s['runs']]
-    seq = todo if a.jobs <= 1 else [x for x in other if x['notebook'] == 'table1_decoder']
-    for i, s in enumerate(seq):
-        t0 = time.time()
-        print(f"  running {s['notebook']} {_tag(s['params'])} (≈{left(todo[todo.index(s):]):.0f} min left) …", flush=True)
-        try: out = execute(s['notebook'], s['params'], a.results_dir, root)
-        except Exception as e: report_fail(s, e); return 1
-        finished(s, t0, out)
-    if a.jobs > 1:
-        from concurrent.futures import ThreadPoolExecutor
-        threads = max(1, (os.cpu_count() or 1) // a.jobs)
-        failed = []
-        def one(s):
-            if failed: return
+    _STOP.clear()
+    def on_signal(signum, frame):
+        stop_children(); raise KeyboardInterrupt
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        root = repo_root()
+        if a.preset != 'paper' and not a.data_path and any(s['runs'] for s in todo):   # render the data once, before the runs
+            cfg = experiment_configs(a.preset)[0]
             t0 = time.time()
-            print(f"  started {s['notebook']} {_tag(s['params'])} ({threads} thread(s))", flush=True)
-            try: out = execute_isolated(s['notebook'], s['params'], a.results_dir, root, threads)
-            except Exception as e: failed.append((s, e)); return
-            finished(s, t0, out)
-        longest_first = sorted(train_steps, key=lambda x: -x['minutes'])     # the long runs must not form the tail
-        with ThreadPoolExecutor(a.jobs) as pool: list(pool.map(one, longest_first))
-        if failed: report_fail(*failed[0]); return 1
-        for s in [x for x in other if x['notebook'] != 'table1_decoder']:   # the cost benchmark and the tables: alone, after the runs
+            if not (Path(cfg.data_path)/'manifest.json').exists():
+                print(f"rendering the synthetic data into {cfg.data_path} (once) …", flush=True)
+            ensure_data(cfg, progress=False)
+        t_all = time.time()
+        def report_fail(s, e):
+            cell = getattr(e, 'exec_count', None)
+            what = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
+            print(f"cmadepth-reproduce: nbs/{s['notebook']}.ipynb failed" + (f" in cell [{cell}]" if cell is not None else '')
+                  + f": {what}\n(the executed copy is in {resolve_path(a.results_dir)/'executed'}; tables already written are unchanged)", file=sys.stderr)
+        def finished(s, t0, out):
+            state['k'] += 1
+            if s['runs']: state['est'] += s['minutes']; state['real'] += (time.time() - t0) / 60
+            shown = out.relative_to(root) if out.is_relative_to(root) else out
+            print(f"[{state['k']}/{len(todo)}] {s['notebook']} {_tag(s['params'])}: done in {time.time() - t0:.0f} s → {shown}", flush=True)
+        train_steps = [s for s in todo if s['runs']]
+        other = [s for s in todo if not s['runs']]
+        seq = todo if a.jobs <= 1 else [x for x in other if x['notebook'] == 'table1_decoder']
+        for i, s in enumerate(seq):
             t0 = time.time()
-            print(f"  running {s['notebook']} {_tag(s['params'])} …", flush=True)
+            print(f"  running {s['notebook']} {_tag(s['params'])} (≈{left(todo[todo.index(s):]):.0f} min left) …", flush=True)
             try: out = execute(s['notebook'], s['params'], a.results_dir, root)
             except Exception as e: report_fail(s, e); return 1
             finished(s, t0, out)
+        if a.jobs > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            threads = max(1, (os.cpu_count() or 1) // a.jobs)
+            failed = []
+            def one(s):
+                if failed or _STOP.is_set(): return
+                t0 = time.time()
+                print(f"  started {s['notebook']} {_tag(s['params'])} ({threads} thread(s))", flush=True)
+                try: out = execute_isolated(s['notebook'], s['params'], a.results_dir, root, threads)
+                except Exception as e: failed.append((s, e)); return
+                finished(s, t0, out)
+            longest_first = sorted(train_steps, key=lambda x: -x['minutes'])     # the long runs must not form the tail
+            pool = ThreadPoolExecutor(a.jobs)
+            try: list(pool.map(one, longest_first))
+            finally:
+                if _STOP.is_set() or sys.exc_info()[0] is not None: stop_children()
+                pool.shutdown(wait=True, cancel_futures=True)
+            if failed: report_fail(*failed[0]); return 1
+            for s in [x for x in other if x['notebook'] != 'table1_decoder']:   # the cost benchmark and the tables: alone, after the runs
+                t0 = time.time()
+                print(f"  running {s['notebook']} {_tag(s['params'])} …", flush=True)
+                try: out = execute(s['notebook'], s['params'], a.results_dir, root)
+                except Exception as e: report_fail(s, e); return 1
+                finished(s, t0, out)
+    finally:                          # every exit path: no child left, no temporary file left
+        for sig, h in old.items(): signal.signal(sig, h)
+        stop_children(); clean_temp(a.results_dir)
     rd = resolve_path(a.results_dir)
     print(f"all done in {(time.time() - t_all) / 60:.1f} min; tables: {rd}/table*.md (and .csv), figures: {rd}/*.png, "
           f"run records: {rd}/runs/", flush=True)

@@ -12,9 +12,9 @@ from .experiments import _atomic_write
 
 
 # %% auto #0
-__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'TABLE_NOTES', 'TABLES', 'write_table', 'mark_vs_default', 'table3', 'table4', 'table5',
-           'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
-           'fig_cma_layers', 'fig_per_class']
+__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'TABLE_NOTES', 'TABLES', 'FIGURES', 'write_table', 'mark_vs_default', 'table3', 'table4',
+           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
+           'fig_cma_layers', 'fig_per_class', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
 def write_table(df, path_stem, title:str='', note:str='')->tuple:
@@ -256,3 +256,28 @@ def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:
         if rs: by[VARIANT_TITLES.get(v, v)] = pd.DataFrame.from_dict(rs[0]['per_class'], orient='index').astype(float)
     if not by: raise ValueError(f"fig_per_class: no record with per-class metrics for variants {', '.join(variants)}")
     return plot_per_class(by, metric)
+
+# %% ../nbs/21_tables.ipynb #59c0a8a1
+FIGURES = {'fig_margin': (fig_margin, ('fig_margin', 'table7')), 'fig_cma_layers': (fig_cma_layers, ('fig_cma_layers', 'table6')),
+           'fig_per_class': (fig_per_class, ('fig1',))}
+
+def publish_tables(records, results_dir='results', only=None)->tuple:
+    """Tables 3–7 and the figures from `records` as one set: written aside first, moved into `results_dir` only when all
+    are done (temporary folder removed on every exit path). `only`: names to write (None: all). Returns ({n: DataFrame}, {file name: path})."""
+    import shutil, tempfile
+    import matplotlib.pyplot as plt
+    from cmadepth.evaluate import save_figure
+    want = lambda *names: only is None or any(n in only for n in names)
+    out = resolve_path(results_dir); out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out, prefix='.tables.', suffix='.tmp'))
+    try:
+        tables = write_tables(records, stage, only=[n for n in TABLES if want(f'table{n}')])
+        for name, (fn, keys) in FIGURES.items():
+            if not want(*keys): continue
+            try: fig = fn(records)
+            except ValueError as e: print(f"{name} skipped: {e}"); continue
+            save_figure(fig, stage/f'{name}.png'); plt.close(fig)
+        written = {}
+        for p in sorted(stage.iterdir()): os.replace(p, out/p.name); written[p.name] = out/p.name
+        return tables, written
+    finally: shutil.rmtree(stage, ignore_errors=True)
