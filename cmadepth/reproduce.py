@@ -263,6 +263,11 @@ def reproduce_main(argv=None):
                 try: out = execute(s['notebook'], s['params'], a.results_dir, root)
                 except Exception as e: report_fail(s, e); return 1
                 finished(s, t0, out)
+    except KeyboardInterrupt:
+        stop_children()
+        print(f"cmadepth-reproduce: interrupted; its notebook runs are stopped, temporary files removed "
+              f"({len(clean_temp(a.results_dir))}); tables not regenerated are as they were", file=sys.stderr)
+        return 130
     finally:                          # every exit path: no child left, no temporary file left
         for sig, h in old.items(): signal.signal(sig, h)
         stop_children(); clean_temp(a.results_dir)
