@@ -82,16 +82,16 @@ def _run_minutes(cfg)->float:
     if cfg.variant == 'monodepth2': f *= 0.7      # the step 0.64×; start-up and evaluation cost the same
     return PRESET_RUN_MINUTES.get(cfg.preset, QUICK_RUN_MINUTES) * f
 
-_LOCK, _STOP = threading.Lock(), threading.Event()
+_LOCK, _STOP, _KEEP = threading.Lock(), threading.Event(), set()   # _KEEP: processes that were there before the job
 
 def stop_children(timeout:float=10.0)->int:
     """Stop every process this one started: the whole tree (children, the kernels papermill starts in their own
-    sessions, their children) gets SIGTERM, what is left after `timeout` s SIGKILL. No new child starts afterwards
+    sessions, their children; not those that ran before the job) gets SIGTERM, what is left after `timeout` s SIGKILL. No new child starts afterwards
     (`execute_isolated` checks under the same lock). Returns how many processes there were."""
     import psutil
     with _LOCK:
         _STOP.set()
-        kids = psutil.Process().children(recursive=True)
+        kids = [p for p in psutil.Process().children(recursive=True) if p.pid not in _KEEP]
         for p in kids:
             try: p.terminate()
             except psutil.NoSuchProcess: pass
@@ -207,7 +207,8 @@ def reproduce_main(argv=None):
     if a.preset != 'paper' and not a.data_path and runs and not (Path(experiment_configs(a.preset)[0].data_path)/'manifest.json').exists():
         print("  (first, the synthetic data is rendered once into data/synthetic: about 2 min on 2 cores)")
     if a.dry_run: return 0
-    _STOP.clear()
+    import psutil
+    _STOP.clear(); _KEEP.clear(); _KEEP.update(p.pid for p in psutil.Process().children(recursive=True))
     def on_signal(signum, frame):
         stop_children(); raise KeyboardInterrupt
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -47,7 +47,7 @@ def test_tables_notebook_builds_every_table(tmp_path):
     res = tmp_path / 'results'
     for r in R.example_records('cpu', seeds=(0, 1)): R.write_record(r, res)
     out = R.execute_isolated('tables', dict(preset='cpu'), res, ROOT, threads=1)    # papermill in a child process (--jobs)
-    assert out == res / 'executed' / 'tables.ipynb' and out.exists()
+    assert out == res / 'executed' / 'tables-cpu.ipynb' and out.exists()   # keyed by preset
     import pandas as pd
     for n, (stem, _, _) in R.TABLES.items():
         df = pd.read_csv(res / f'{stem}.csv')
