@@ -185,6 +185,8 @@ def validate(cfg:Config, loader, depth_net, pose_net, device, max_batches:int|No
     import warnings
     from cmadepth.layers import disp_to_depth
     from cmadepth.evaluate import evaluate_predictions, protocol_for_split
+    # only rank 0 validates: the plain modules, since a DDP forward would broadcast buffers to ranks that are not there
+    depth_net, pose_net = _unwrap(depth_net), _unwrap(pose_net)
     depth_net.eval(); pose_net.eval()
     sums, n, disps, gts = {}, 0, [], []
     for bi, batch in enumerate(loader):
