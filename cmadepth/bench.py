@@ -10,9 +10,9 @@ from contextlib import nullcontext
 
 # %% auto #0
 __all__ = ['PAPER_TABLE2', 'cpu_model', 'env_info', 'import_time', 'make_config', 'count_params', 'count_macs', 'model_counts',
-           'synthetic_batch', 'standin_sgt', 'standin_losses', 'loss_function', 'sgt_function', 'make_train_step',
-           'timed', 'cma_time', 'sgt_time', 'saved_activation_mb', 'train_memory_estimate', 'measure', 'run_benchmark',
-           'with_counts', 'table2', 'format_table', 'main']
+           'synthetic_batch', 'loss_function', 'sgt_function', 'make_train_step', 'timed', 'cma_time', 'sgt_time',
+           'saved_activation_mb', 'train_memory_estimate', 'measure', 'run_benchmark', 'with_counts', 'table2',
+           'format_table', 'main']
 
 # %% ../nbs/17_bench.ipynb #98608776
 def cpu_model()->str:
@@ -91,86 +91,16 @@ def synthetic_batch(cfg, batch_size:int, device='cpu', seed:int=0):
     return b.to(device)
 
 # %% ../nbs/17_bench.ipynb #fb90d5be
-def _ssim_l1(x, y):
-    import torch.nn.functional as F
-    xp, yp = F.pad(x, (1, 1, 1, 1), mode='reflect'), F.pad(y, (1, 1, 1, 1), mode='reflect')
-    mu_x, mu_y = F.avg_pool2d(xp, 3, 1), F.avg_pool2d(yp, 3, 1)
-    sx = F.avg_pool2d(xp * xp, 3, 1) - mu_x ** 2; sy = F.avg_pool2d(yp * yp, 3, 1) - mu_y ** 2
-    sxy = F.avg_pool2d(xp * yp, 3, 1) - mu_x * mu_y
-    C1, C2 = 0.01 ** 2, 0.03 ** 2
-    ssim = ((2 * mu_x * mu_y + C1) * (2 * sxy + C2)) / ((mu_x ** 2 + mu_y ** 2 + C1) * (sx + sy + C2))
-    return 0.85 * ((1 - ssim) / 2).clamp(0, 1).mean(1, True) + 0.15 * (x - y).abs().mean(1, True)
-
-def standin_sgt(features:dict, label, cfg):
-    "Stand-in triplet loss over K×K neighbourhoods of the depth features at `cfg.sgt_layers` (cost-alike, not exact)."
-    import torch, torch.nn.functional as F
-    from cmadepth.config import stage_of_layer
-    total, p = 0., cfg.sgt_kernel // 2
-    for l in cfg.sgt_layers:
-        i = stage_of_layer(l); f = F.normalize(features[i], dim=1)
-        h, w = f.shape[-2:]
-        lab = label[:, ::2 ** i, ::2 ** i][:, :h, :w].float()
-        fp, lp = F.pad(f, (p,) * 4), F.pad(lab, (p,) * 4, value=-1)
-        dpos = dneg = npos = nneg = 0
-        for dy in range(2 * p + 1):
-            for dx in range(2 * p + 1):
-                d = (2 - 2 * (f * fp[:, :, dy:dy + h, dx:dx + w]).sum(1)).clamp_min(1e-9).sqrt()
-                same = (lp[:, dy:dy + h, dx:dx + w] == lab).float()
-                dpos, npos = dpos + d * same, npos + same
-                dneg, nneg = dneg + d * (1 - same), nneg + (1 - same)
-        a = (npos >= cfg.sgt_kernel - 1) & (nneg >= cfg.sgt_kernel - 1)
-        tri = torch.relu(dpos / npos.clamp_min(1) - dneg / nneg.clamp_min(1) + cfg.sgt_margin)
-        total = total + (tri[a].mean() if a.any() else tri.sum() * 0) / 2 ** i
-    return total
-
-def standin_losses(cfg, batch, out, poses)->dict:
-    "A stand-in for `compute_losses` with the same structure and similar cost (NOT the method's exact loss)."
-    import torch, torch.nn.functional as F
-    from cmadepth.layers import disp_to_depth
-    B, _, H, W = batch.image.shape
-    poses = {k: v.float() for k, v in poses.items()}          # autocast: the loss is computed in float32
-    disps = {s: d.float() for s, d in out.disps.items()}
-    ys, xs = torch.meshgrid(torch.arange(H, device=batch.image.device), torch.arange(W, device=batch.image.device), indexing='ij')
-    pix = torch.stack([xs, ys, torch.ones_like(xs)]).float().view(1, 3, -1)
-    rays = batch.inv_K[:, :3, :3] @ pix
-    ident = [_ssim_l1(batch.neighbours[:, k], batch.image) for k in range(batch.neighbours.shape[1])]
-    ph = sm = 0.
-    for s in cfg.scales:
-        disp = F.interpolate(disps[s], (H, W), mode='bilinear', align_corners=False)
-        _, depth = disp_to_depth(disp, cfg.min_depth, cfg.max_depth)
-        pts = torch.cat([rays * depth.view(B, 1, -1), torch.ones(B, 1, H * W, device=depth.device)], 1)
-        errs = []
-        for k, f in enumerate(cfg.frame_ids[1:]):
-            cam = (batch.K @ poses[f])[:, :3] @ pts
-            uv = cam[:, :2] / (cam[:, 2:3] + 1e-7)
-            grid = torch.stack([uv[:, 0] / (W - 1), uv[:, 1] / (H - 1)], -1).view(B, H, W, 2) * 2 - 1
-            warped = F.grid_sample(batch.neighbours[:, k], grid, padding_mode='border', align_corners=True)
-            errs.append(_ssim_l1(warped, batch.image))
-        errs += [e + 1e-5 * torch.randn_like(e) for e in ident]
-        ph = ph + torch.cat(errs, 1).min(1)[0].mean() / 2 ** s
-        d = disps[s] / (disps[s].mean((2, 3), True) + 1e-7); im = batch.pyramid[s]
-        gx = (d[..., 1:] - d[..., :-1]).abs() * torch.exp(-(im[..., 1:] - im[..., :-1]).abs().mean(1, True))
-        gy = (d[..., 1:, :] - d[..., :-1, :]).abs() * torch.exp(-(im[..., 1:, :] - im[..., :-1, :]).abs().mean(1, True))
-        sm = sm + (gx.mean() + gy.mean()) / 2 ** s
-    zero = batch.image.new_zeros(())
-    ce = F.cross_entropy(out.seg_logits.float(), batch.label) if out.seg_logits is not None and cfg.semantics else zero
-    sgt = sgt_function()[0]({i: f.float() for i, f in out.depth_features.items()}, batch.label, cfg) if cfg.sgt else zero
-    total = ph + cfg.smooth_weight * sm + cfg.ce_weight * ce + cfg.sgt_weight * sgt
-    return dict(total=total, photometric=ph, smoothness=sm, ce=ce, sgt=sgt)
-
 def loss_function()->tuple:
-    "(`compute_losses`, its name) — the project's loss if `cmadepth.losses` exists, else the labelled stand-in."
-    try:
-        from cmadepth.losses import compute_losses
-        return compute_losses, 'compute_losses'
-    except ImportError: return standin_losses, 'stand-in'
+    "(`compute_losses`, its name): the loss every benchmarked training step runs."
+    from cmadepth.losses import compute_losses
+    return compute_losses, 'compute_losses'
 
 def sgt_function()->tuple:
-    "(`sgt_loss(features, label, cfg)`, its name): `cmadepth.sgt.sgt_loss` if present, else the stand-in."
-    try:
-        from cmadepth.sgt import sgt_loss
-        return sgt_loss, 'sgt_loss'
-    except ImportError: return standin_sgt, 'stand-in'
+    "(`sgt_loss(features, label, cfg)`, its name)."
+    from cmadepth.sgt import sgt_loss
+    return sgt_loss, 'sgt_loss'
+
 
 # %% ../nbs/17_bench.ipynb #b2040e89
 def make_train_step(cfg, batch_size:int, device:str='cpu', amp:str='off', recompute_cma:bool=False):

@@ -10,7 +10,7 @@ from torch import Tensor
 from .config import stage_of_layer, layer_of_stage
 
 # %% auto #0
-__all__ = ['VOID', 'label_at_stage', 'sgt_masks', 'sgt_layer', 'sgt_parts', 'sgt_loss']
+__all__ = ['VOID', 'label_at_stage', 'sgt_masks', 'sgt_layer', 'sgt_parts', 'sgt_loss', 'sgt_total']
 
 # %% ../nbs/09_sgt.ipynb #9c33cfd5
 VOID = 255
@@ -150,4 +150,8 @@ def sgt_loss(features:dict, label:Tensor, layers=(1, 2, 3), kernel:int=5, margin
     "L_SGT = Σ_l ℓ_{i(l)} / 2^{i(l)} over paper layers `layers` (or pass a `Config` as `layers`: its sgt_layers/kernel/margin/exact)."
     parts = sgt_parts(features, label, layers, kernel, margin, exact)
     if not parts: raise ValueError("sgt_loss: no layers given")
+    return sgt_total(parts)
+
+def sgt_total(parts:dict)->Tensor:
+    "L_SGT from `sgt_parts`' {l: (ℓ, n)}: Σ_l ℓ / 2^{i(l)} (what `sgt_loss` returns; `compute_losses` uses it to keep the per-layer parts)."
     return sum(loss / 2**stage_of_layer(l) for l, (loss, _) in parts.items())

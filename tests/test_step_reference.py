@@ -1,0 +1,93 @@
+"""A training step's losses and gradient norms equal a frozen reference copy of the loss as of commit 1af68b1
+(before the speed work): every variant, on fixed tensors and on the real networks."""
+import torch
+import torch.nn.functional as F
+import pytest
+from cmadepth.config import Config, VARIANTS, stage_of_layer
+from cmadepth.geometry import backproject, project, warp, photometric_error
+from cmadepth.layers import disp_to_depth
+from cmadepth.sgt import sgt_parts, VOID
+from cmadepth.losses import compute_losses, smoothness_term, cross_entropy, _fake_inputs
+
+# ---- reference: the loss of commit 1af68b1, copied verbatim (per scale, per frame, weighting inline) ----
+def _ref_reprojection(cfg, batch, out, poses):
+    target = batch.image
+    B, _, H, W = target.shape
+    nb = len(cfg.frame_ids) - 1
+    with torch.no_grad():
+        identity = torch.cat([photometric_error(batch.neighbours[:, j], target, cfg.ssim_weight) for j in range(nb)], 1)
+    total, diag = target.new_zeros(()), {}
+    for s in cfg.scales:
+        disp = out.disps[s].float()
+        if disp.shape[-2:] != (H, W): disp = F.interpolate(disp, (H, W), mode='bilinear', align_corners=False)
+        _, depth = disp_to_depth(disp, cfg.min_depth, cfg.max_depth)
+        points = backproject(depth, batch.inv_K)
+        errors = []
+        for j, f in enumerate(cfg.frame_ids[1:]):
+            grid = project(points, batch.K, poses[f].float(), H, W)
+            errors.append(photometric_error(warp(batch.neighbours[:, j], grid), target, cfg.ssim_weight))
+        noisy = identity + 1e-5 * torch.randn_like(identity)
+        best, idx = torch.cat(errors + [noisy], 1).min(1)
+        m = best.mean()
+        total = total + m / 2**s
+        diag[f'photometric_s{s}'] = m.detach()
+        if s == cfg.scales[0]: diag['automask_frac'] = (idx >= nb).float().mean()
+    return total, diag
+
+def reference_losses(cfg, batch, out, poses):
+    zero = batch.image.new_zeros(())
+    ph, diag = _ref_reprojection(cfg, batch, out, poses)
+    sm = zero
+    for s in cfg.scales:
+        t = smoothness_term(out.disps[s].float(), batch.pyramid[s]) / 2**s
+        diag[f'smoothness_s{s}'] = t.detach(); sm = sm + t
+    ce = sgt = zero
+    if cfg.semantics and out.seg_logits is not None and batch.label is not None:
+        ce = cross_entropy(out.seg_logits, batch.label)
+    if cfg.sgt:
+        feats = {stage_of_layer(l): out.depth_features[stage_of_layer(l)].float() for l in cfg.sgt_layers if stage_of_layer(l) in out.depth_features}
+        for l, (loss, n) in sgt_parts(feats, batch.label, cfg).items():
+            sgt = sgt + loss / 2**stage_of_layer(l)
+            diag[f'sgt_l{l}'] = loss.detach()
+    total = ph + cfg.smooth_weight * sm + (cfg.ce_weight * ce if cfg.semantics else zero) + (cfg.sgt_weight * sgt if cfg.sgt else zero)
+    return dict(total=total, photometric=ph, smoothness=sm, ce=ce, sgt=sgt, **diag)
+
+def _compare(a:dict, b:dict, tol=1e-5):
+    for k, v in b.items():
+        assert k in a, f"part {k} missing"
+        assert torch.allclose(a[k].detach().float(), v.detach().float(), rtol=tol, atol=tol), (k, a[k], v)
+
+def _leaf_grads(loss, leaves):
+    gs = torch.autograd.grad(loss, leaves, allow_unused=True)
+    return torch.stack([g.norm() if g is not None else torch.zeros(()) for g in gs])
+
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_losses_and_gradients_match_reference(variant):
+    cfg = Config.make(variant, 'tiny')
+    batch, out, poses = _fake_inputs(cfg, B=2, H=64, W=96, seed=1)
+    leaves = list(out.disps.values()) + ([out.seg_logits] if out.seg_logits is not None else []) + list(out.depth_features.values())
+    torch.manual_seed(0); new = compute_losses(cfg, batch, out, poses)
+    torch.manual_seed(0); ref = reference_losses(cfg, batch, out, poses)
+    _compare(new, ref)
+    g_new, g_ref = _leaf_grads(new['total'], leaves), _leaf_grads(ref['total'], leaves)
+    assert g_ref.sum() > 0
+    assert torch.allclose(g_new, g_ref, rtol=1e-3, atol=1e-7), (g_new, g_ref)   # float32 reassociation: ~1e-4 seen
+
+@pytest.mark.parametrize('variant', ['monodepth2', 'full'])
+def test_network_step_matches_reference(variant):
+    "The same networks and batch: the total loss and the gradient norm of every parameter tensor agree."
+    from cmadepth.model import DepthNet, PoseNet, predict_poses
+    from cmadepth.bench import synthetic_batch
+    cfg = Config.make(variant, 'tiny', pretrained=False)
+    torch.manual_seed(0)
+    depth, pose = DepthNet(cfg).train(), PoseNet(cfg).train()
+    batch = synthetic_batch(cfg, 2, seed=3)
+    params = [p for m in (depth, pose) for p in m.parameters()]
+    norms = {}
+    for name, fn in (('new', compute_losses), ('ref', reference_losses)):
+        torch.manual_seed(1)
+        out = depth(batch.image_aug); poses = predict_poses(pose, batch, cfg)
+        total = fn(cfg, batch, out, poses)['total']
+        norms[name] = (total.detach(), _leaf_grads(total, params))
+    assert torch.allclose(norms['new'][0], norms['ref'][0], rtol=1e-5)
+    assert torch.allclose(norms['new'][1], norms['ref'][1], rtol=1e-3, atol=1e-8)
