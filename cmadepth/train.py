@@ -327,14 +327,14 @@ def curve_baselines(cfg:Config, loader)->dict|None:
 
 def ensure_synthetic_data(cfg:Config, say=print)->None:
     """A synthetic-data run on a fresh clone: render the data into `cfg.data_path` once when the folder is missing or
-    empty (`results.ensure_data`); a non-empty folder without the renderer's manifest stops with one line saying how."""
+    empty (`experiments.ensure_data`); a non-empty folder without the renderer's manifest stops with one line saying how."""
     if cfg.dataset != 'synthetic': return
     dp = Path(cfg.data_path)
     if (dp/'manifest.json').exists(): return
     if dp.exists() and any(dp.iterdir()):
         raise UserError(f"data_path={cfg.data_path}: not the synthetic data (no manifest.json); render it with "
                         f"`cmadepth-synth --out {cfg.data_path}` or point data_path at an empty or missing folder")
-    from cmadepth.results import ensure_data
+    from cmadepth.experiments import ensure_data
     say(f"rendering the synthetic data into {cfg.data_path} (once; about 2 min on 2 cores) …", flush=True)
     ensure_data(cfg, progress=True)
 
