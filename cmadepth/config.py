@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['DECODER_CHANNELS', 'VARIANTS', 'VARIANT_TITLES', 'PRESETS', 'stage_of_layer', 'layer_of_stage', 'authors_cma_id',
-           'Config']
+           'layer_of_authors_cma_id', 'Config']
 
 # %% ../nbs/00_config.ipynb #bc97f51f
 def stage_of_layer(l:int)->int:
@@ -26,6 +26,10 @@ def layer_of_stage(i:int)->int:
 def authors_cma_id(l:int)->int:
     "The authors' `cma_layers` id (used in their checkpoint keys `att_d_to_s.<id>`) of paper layer `l`."
     return stage_of_layer(l) - 1
+
+def layer_of_authors_cma_id(k:int)->int:
+    "Paper layer l of the authors' `cma_layers` id `k` (the inverse of `authors_cma_id`)."
+    return layer_of_stage(int(k) + 1)
 
 DECODER_CHANNELS = (16, 32, 64, 128, 256)  # by decoder stage i
 
@@ -155,6 +159,8 @@ class Config:
         if self.frame_ids[0] != 0 or len(self.frame_ids) < 2: raise ValueError(f"frame_ids={self.frame_ids}: the target frame 0 first, then neighbours, e.g. 0,-1,1")
         for k in ('batch_size', 'epochs', 'num_classes'):
             if getattr(self, k) < 1: raise ValueError(f"{k}={getattr(self, k)}: must be ≥ 1")
+        if self.semantics and self.num_classes < 19:
+            raise ValueError(f"num_classes={self.num_classes}: the pseudo-labels map to the 19 Cityscapes train ids 0..18; must be ≥ 19")
         if any(m <= 0 for m in self.lr_milestones): raise ValueError(f"lr_milestones={self.lr_milestones}: epochs must be > 0 (e.g. 10,15 or 0.75)")
         if self.max_steps < 0: raise ValueError(f"max_steps={self.max_steps}: must be ≥ 0 (0: run all epochs)")
         for k in ('lr', 'min_depth', 'max_depth'):
@@ -187,11 +193,17 @@ class Config:
     def load(cls, path)->Config:
         path = Path(path)
         if not path.exists(): raise FileNotFoundError(f"config file not found: {path}")
-        text = path.read_text()
-        if path.suffix in ('.yaml', '.yml'):
-            import yaml
-            d = yaml.safe_load(text) or {}
-        else: d = json.loads(text)
+        try:
+            text = path.read_text()
+            if path.suffix in ('.yaml', '.yml'):
+                import yaml
+                d = yaml.safe_load(text) or {}
+            else: d = json.loads(text)
+        except UnicodeDecodeError: raise ValueError(f"{path}: not a text file (expected YAML or JSON)") from None
+        except Exception as e:        # yaml.YAMLError / json.JSONDecodeError: the first line of the parser's message
+            kind = 'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'
+            raise ValueError(f"{path}: not valid {kind} ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of option: value, got {type(d).__name__}")
         try: return cls.from_dict(d)
         except (ValueError, TypeError) as e: raise ValueError(f"{path}: {e}") from None
 

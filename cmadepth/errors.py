@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse, errno, os, sys
 
 # %% auto #0
-__all__ = ['DEBUG_ENV', 'UserError', 'debug_requested', 'error_message', 'UsageError', 'Parser', 'run_command', 'command']
+__all__ = ['DEBUG_ENV', 'UserError', 'debug_requested', 'error_message', 'UsageError', 'Parser', 'run_command', 'command',
+           'check_writable']
 
 # %% ../nbs/00_errors.ipynb #51391ee5
 class UserError(ValueError):
@@ -72,3 +73,16 @@ def command(prog:str, main):
     def cli(): sys.exit(run_command(prog, main))
     cli.__doc__ = f"Console entry point `{prog}` (runs `{main.__module__}.{main.__name__}`)."
     return cli
+
+# %% ../nbs/00_errors.ipynb #66ea317a
+def check_writable(path, option:str):
+    """Before any work: `path` (a file to be written) can be created — its folder is made (kept, as the write would
+    make it) and a probe file written and removed there. Raises `UserError` naming `option` and the path."""
+    from pathlib import Path
+    import tempfile
+    p = Path(path)
+    if p.is_dir(): raise UserError(f"{option} {p}: is a folder; give a file name")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix='.' + p.name + '.', suffix='.probe', dir=p.parent); os.close(fd); os.remove(probe)
+    except OSError as e: raise UserError(f"{option} {p}: cannot write there ({error_message(e)})") from None

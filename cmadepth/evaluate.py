@@ -8,7 +8,7 @@ import argparse, os, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message, run_command
+from .errors import Parser, UserError, command, error_message, run_command, check_writable
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
 
@@ -216,7 +216,10 @@ def load_train_gt_depths(data_path, split:str, max_frames:int=100)->list:
 def _device(device)->'torch.device':
     import torch
     if device in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
+    try: d = torch.device(device)
+    except RuntimeError: raise UserError(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N") from None
+    if d.type == 'cuda' and not torch.cuda.is_available(): raise UserError(f"--device {device!r}: CUDA is not available here; use cpu or auto")
+    return d
 
 def predict_disparities(depth_net, cfg, split:str|None=None, batch_size:int=16, device='auto', loader=None,
                         progress:bool=True)->list:
@@ -384,6 +387,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.weights is None and a.config is None: ap.error('give --weights DIR (or --config FILE for an untrained network)')
     if a.weights is not None and (a.config or a.overrides): ap.error('--config/overrides apply only without --weights (the weights folder carries its config)')
+    for path, opt in ((a.out, '--out'), (a.per_class_out, '--per-class-out')):
+        if path: check_writable(path, opt)                   # before the evaluation, not after it
     source = a.weights if a.weights is not None else Config.load(a.config).override(a.overrides)
     out = evaluate_model(source, a.split, a.data, batch_size=a.batch_size, device=a.device,
                          baselines=() if a.no_baselines else _baseline_list(a.baselines, ap))

@@ -9,19 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .errors import Parser, UserError, command, error_message, run_command
+from .errors import Parser, UserError, command, error_message, run_command, check_writable
 
 # %% auto #0
 __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS',
-           'LABEL_TO_TRAIN_LUT', 'CITYSCAPES_LABEL_COLOURS', 'CITYSCAPES_PALETTE', 'FAKE_LABEL_IDS', 'FAKE_COLOURS',
-           'FAKE_VELO_POINTS', 'check_cli', 'export_cli', 'SplitLine', 'find_split_file', 'read_split', 'split_lines',
-           'read_calib_file', 'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points',
+           'LABEL_TO_TRAIN_LUT', 'CITYSCAPES_LABEL_COLOURS', 'CITYSCAPES_PALETTE', 'LABEL_ID_MAX', 'FAKE_LABEL_IDS',
+           'FAKE_COLOURS', 'FAKE_VELO_POINTS', 'check_cli', 'export_cli', 'SplitLine', 'find_split_file', 'read_split',
+           'split_lines', 'read_calib_file', 'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points',
            'project_velodyne', 'generate_depth_map', 'label_to_train_id', 'label_table', 'label_id_palette',
            'train_id_palette', 'colorize_labels', 'image_path', 'label_path', 'depth_gt_path', 'velodyne_path',
            'calib_dir', 'Missing', 'find_missing', 'read_label_png', 'read_depth_png', 'write_depth_png', 'sample_rng',
-           'draw_augmentation', 'color_jitter', 'KittiDataset', 'fake_label', 'fake_image', 'write_fake_kitti',
-           'make_loader', 'set_loader_epoch', 'export_gt_depths', 'gt_depths_path', 'load_gt_depths', 'KittiReport',
-           'check_kitti', 'check_main', 'export_main']
+           'draw_augmentation', 'color_jitter', 'to_rgb', 'check_label_values', 'KittiDataset', 'fake_label',
+           'fake_image', 'write_fake_kitti', 'make_loader', 'set_loader_epoch', 'export_gt_depths', 'gt_depths_path',
+           'load_gt_depths', 'KittiReport', 'check_kitti', 'check_main', 'export_main', 'decode_check', 'check_inputs']
 
 # %% ../nbs/11_kitti.ipynb #9738db24
 import cmadepth
@@ -266,8 +266,9 @@ def _missing_error(m:Missing, n_lines:int, what:str, hint:str='')->FileNotFoundE
 # %% ../nbs/11_kitti.ipynb #47c5e49d
 def _open_image(path)->Image.Image:
     try:
-        with Image.open(path) as im: return im.convert('RGB')
+        with Image.open(path) as im: return to_rgb(im, path)
     except FileNotFoundError: raise FileNotFoundError(f"image not found: {path}") from None
+    except UserError: raise
     except Exception as e: raise OSError(f"cannot read image {path}: {type(e).__name__}: {e}") from None
 
 def read_label_png(path)->np.ndarray:
@@ -316,6 +317,34 @@ def color_jitter(img, jitter:dict|None):
            lambda x: TF.adjust_saturation(x, jitter['saturation']), lambda x: TF.adjust_hue(x, jitter['hue'])]
     for i in jitter['order']: img = ops[i](img)
     return img
+
+# %% ../nbs/11_kitti.ipynb #ec387f6f
+def to_rgb(im:Image.Image, path='')->Image.Image:
+    """An 8-bit RGB copy of `im`, decoding every mode a camera image is stored in: gray, palette, RGBA (alpha dropped),
+    CMYK and **16-bit** gray (`I;16*`, or `I` within 0..65535: scaled by 255/65535; PIL's `convert('RGB')` would clip it
+    to white). Float images and 32-bit integers beyond 16 bits are refused, naming `path`."""
+    if im.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I'):
+        a = np.asarray(im).astype(np.float64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise UserError(f"{path}: 32-bit integer image with values {a.min():.0f}..{a.max():.0f}; expected 8- or 16-bit")
+        return Image.fromarray(np.round(a * (255 / 65535)).astype(np.uint8), 'L').convert('RGB')
+    if im.mode == 'F': raise UserError(f"{path}: floating-point image; expected an 8- or 16-bit photo (RGB or gray)")
+    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
+        return im.convert('RGBA').convert('RGB')
+    return im.convert('RGB')
+
+# values a Cityscapes *label id* PNG may hold (-1 'license plate' is not stored); train ids are 0..18 and 255
+LABEL_ID_MAX = 33
+
+def check_label_values(a:np.ndarray, path)->str:
+    """'ok', 'void' (no pixel of a trained class) or raise: values beyond the Cityscapes label ids,
+    or a frame that holds train ids (255 present) instead of label ids, named by `path`."""
+    u = np.unique(a)
+    if u.size and u[-1] == 255 and u[:-1].max(initial=0) <= 18:
+        raise UserError(f"{path}: holds Cityscapes train ids (0..18, 255 = void), but labels must be label ids (0..33); "
+                        "convert them back or regenerate the labels")
+    if u.size and u[-1] > LABEL_ID_MAX: raise UserError(f"{path}: label value {int(u[-1])} is not a Cityscapes label id (0..{LABEL_ID_MAX})")
+    return 'void' if (LABEL_TO_TRAIN_LUT[a] == 255).all() else 'ok'
 
 # %% ../nbs/11_kitti.ipynb #5ec74e35
 def _to_tensor(im:Image.Image):
@@ -621,13 +650,19 @@ def check_main(argv=None)->int:
     ap.add_argument('--subset', default=None, help='comma-separated: train, val, test (default: test for eigen/eigen_benchmark, else train,val)')
     ap.add_argument('--labels', default='primary', choices=('primary', 'alternative', 'none'), help='which pseudo-label set to check')
     ap.add_argument('--img-ext', default='.png')
+    ap.add_argument('--deep', action='store_true', help='also decode every target image and label (finds truncated or wrongly encoded files)')
     a = ap.parse_args(argv)
+    if not Path(a.data).is_dir(): raise UserError(f"--data {a.data}: no such folder (the KITTI raw or synthetic root)")
     ok = True
     subsets = a.subset or ('test' if a.split in ('eigen', 'eigen_benchmark') else 'train,val')
     for subset in [s.strip() for s in subsets.split(',') if s.strip()]:
         try: r = check_kitti(a.data, a.split, subset, labels=False if a.labels == 'none' else a.labels, img_ext=a.img_ext)
         except (FileNotFoundError, ValueError) as e: print(f"{ap.prog}: error: {error_message(e)}", file=sys.stderr); ok = False; continue
         print(r); ok &= r.ok
+        if a.deep and r.ok:
+            try: d = decode_check(a.data, split_lines(a.data, a.split, subset), False if a.labels == 'none' else a.labels, a.img_ext)
+            except (ValueError, OSError) as e: print(f"{ap.prog}: error: {error_message(e)}", file=sys.stderr); ok = False; continue
+            print(f"decoded {d['lines']} {subset} images" + ('' if a.labels == 'none' else f" and labels ({d['void_labels']} all-void label frames)"))
     return 0 if ok else 1
 
 def export_main(argv=None)->int:
@@ -637,9 +672,53 @@ def export_main(argv=None)->int:
     ap.add_argument('--split', default='eigen', help='eigen (velodyne) | eigen_benchmark (annotated depth maps) | another split with proj_depth maps')
     ap.add_argument('--out', default=None, help='output file (default <data>/splits/<split>/gt_depths.npz)')
     a = ap.parse_args(argv)
+    if a.out: check_writable(a.out, '--out')         # before reading the whole split
     p = export_gt_depths(a.data, a.split, a.out)     # a missing/unreadable file raises and `export_cli` shows one line
     print(f"wrote {p}")
     return 0
 
 check_cli = command('cmadepth-check-kitti', check_main)
 export_cli = command('cmadepth-export-gt', export_main)
+
+# %% ../nbs/11_kitti.ipynb #6aeda2a3
+def decode_check(root, lines, labels:bool|str='primary', img_ext:str='.png', max_lines:int|None=None)->dict:
+    """Decode the target image (and pseudo-label) of `lines` (all, or `max_lines` spread evenly): a truncated or
+    undecodable file, an image mode that cannot be read as a photo, labels beyond the Cityscapes label ids or stored
+    as train ids raise naming the file. Returns counts: `lines`, `void_labels` (frames without one trained pixel)."""
+    if max_lines is not None and len(lines) > max_lines:
+        lines = [lines[round(i)] for i in np.linspace(0, len(lines) - 1, max_lines)]
+    which = 'primary' if labels is True else labels
+    void, seen = 0, set()
+    for l in lines:
+        p = image_path(root, l, 0, img_ext)
+        try:
+            with Image.open(p) as im: im.load(); to_rgb(im, p)
+        except FileNotFoundError: raise FileNotFoundError(f"image not found: {p} (needed by {l.where()})") from None
+        except UserError: raise
+        except Exception as e: raise UserError(f"{p}: cannot decode the image ({type(e).__name__}: {e}); the file is truncated or corrupt") from None
+        if which:
+            q = label_path(root, l, which)
+            a = read_label_png(q); seen.update(np.unique(a).tolist())
+            void += check_label_values(a, q) == 'void'
+    ids = seen - {255}
+    if ids and max(ids) <= 18 and len(lines) > 1:   # label ids of a street scene include sky 23 / car 26 / vegetation 21
+        raise UserError(f"{Path(root)/LABEL_DIRS[which]}: every checked label holds values in 0..18 only: these look like "
+                        "Cityscapes train ids, but labels must be label ids (0..33); convert them back or regenerate them")
+    return dict(lines=len(lines), void_labels=void)
+
+def check_inputs(cfg, subsets=('train', 'val'), max_lines:int=2000, say=print)->dict:
+    """The data checks `cmadepth-train` runs before it writes anything: `decode_check` on up to `max_lines` lines of each
+    subset; all-void label frames are counted and reported, and a subset whose checked labels are all void is refused
+    (its CE loss would be 0 at every step)."""
+    out = {}
+    for subset in subsets:
+        lines = split_lines(cfg.data_path, cfg.split, subset)
+        if not lines: raise UserError(f"{find_split_file(cfg.data_path, cfg.split, subset)}: no split lines")
+        r = out[subset] = decode_check(cfg.data_path, lines, cfg.labels if cfg.semantics else False, cfg.img_ext, max_lines)
+        if r['void_labels']:
+            where = Path(cfg.data_path)/LABEL_DIRS[cfg.labels]
+            if r['void_labels'] == r['lines']:
+                raise UserError(f"{where}: all {r['lines']} checked {subset} label frames are void (no pixel of a trained class); "
+                                "the CE loss would be 0: fix the labels or train with --variant monodepth2")
+            say(f"note: {r['void_labels']} of {r['lines']} checked {subset} label frames in {where} are all void")
+    return out

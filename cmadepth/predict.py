@@ -15,7 +15,7 @@ __all__ = ['IMAGE_EXTS', 'cli', 'colorize_disparity', 'colorize_segmentation', '
 
 # %% ../nbs/15_predict.ipynb #c1ab60ab
 from .errors import Parser, UserError, command, error_message, run_command
-from .kitti import train_id_palette   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
+from .kitti import train_id_palette, to_rgb   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 
@@ -47,7 +47,7 @@ def load_image(src)->Image.Image:
         if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; use predict_paths for folders")
         try:
             with Image.open(p) as im:
-                im.load(); return ImageOps.exif_transpose(im).convert('RGB')
+                im.load(); return to_rgb(ImageOps.exif_transpose(im), p)   # 16-bit, palette, RGBA, gray decoded
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
             raise ValueError(f"cannot read image {p}: {e}") from None
     if hasattr(src, 'detach'): src = src.detach().cpu().numpy()    # a torch tensor
@@ -81,7 +81,10 @@ def upsample_argmax(logits, size:tuple)->'torch.Tensor':
 def _device(device)->'torch.device':
     import torch
     if device in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
+    try: d = torch.device(device)
+    except RuntimeError: raise UserError(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N") from None
+    if d.type == 'cuda' and not torch.cuda.is_available(): raise UserError(f"--device {device!r}: CUDA is not available here; use cpu or auto")
+    return d
 
 def default_out_dir(input)->Path:
     "`<input folder>/cmadepth_predictions` (for a file: beside it)."
@@ -157,7 +160,7 @@ class Predictor:
         else: raise ValueError("Predictor needs weights (a weights folder), cfg (a Config: untrained network) or model")
 
     @property
-    def has_seg(self)->bool: return self.model.seg_decoder is not None or self.cfg.cma
+    def has_seg(self)->bool: return self.model.decoder.seg_decoder is not None
 
     @property
     def input_size(self)->tuple: return (self.cfg.height, self.cfg.width)

@@ -36,9 +36,10 @@ def resolve_device(cfg:Config)->torch.device:
         if torch.cuda.is_available():
             return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
         return torch.device('cpu')
-    dev = torch.device(cfg.device)
+    try: dev = torch.device(cfg.device)
+    except RuntimeError: raise UserError(f"device={cfg.device!r}: allowed are auto, cpu, cuda, cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError(f"device={cfg.device!r} but CUDA is not available here; use device=cpu or device=auto")
+        raise UserError(f"device={cfg.device!r} but CUDA is not available here; use device=cpu or device=auto")
     return dev
 
 def git_commit(path='.')->str:
@@ -363,8 +364,11 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         diff = config_differences(Config.load(saved), cfg)
         if diff: raise UserError(f"{saved} holds a different configuration ({'; '.join(diff)}); "
                                  f"choose another name=, or --restart --yes to start this run over")
-    if info.main: ensure_synthetic_data(cfg)
-    if info.enabled: dist.barrier()                       # the other processes wait while rank 0 renders
+    if info.main:
+        ensure_synthetic_data(cfg)                       # a fresh clone: the synthetic data rendered once
+        from cmadepth.kitti import check_inputs
+        check_inputs(cfg)                                # images decode, labels are label ids and not all void
+    if info.enabled: dist.barrier()                       # the other processes wait while rank 0 renders / checks
     seed_everything(cfg.seed)
     bs = cfg.batch_size // info.world_size
     if bs * info.world_size != cfg.batch_size:
@@ -375,10 +379,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     val_loader = strided_loader(val_loader, None if val_batches is None else val_batches * bs)
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0: raise ValueError(f"the training split has fewer than batch_size={bs} samples")
-    if info.main:                                         # the data checks passed: now the run folder is written
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume and (run_dir/'models').exists(): shutil.rmtree(run_dir/'models')
-        cfg.save(saved)
     depth_net, pose_net, opt, sched = build_training(cfg, device, info, steps_per_epoch=steps_per_epoch)
     scaler = torch.amp.GradScaler('cuda') if (cfg.amp == 'fp16' and device.type == 'cuda') else None
     state = dict(epoch=-1, step=0, best=None, best_epoch=None, best_by=None, history=[], train_seconds=0.0)
@@ -387,6 +387,10 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         if ck is not None:
             state = st
             if info.main: print(f"resuming from {ck} (epoch {state['epoch']}, step {state['step']})")
+    if info.main:                         # the options, the data and the checkpoint passed their checks: now the run folder is written
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume and (run_dir/'models').exists(): shutil.rmtree(run_dir/'models')
+        cfg.save(saved)
     writer = None
     if info.main:
         from torch.utils.tensorboard import SummaryWriter
