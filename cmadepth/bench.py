@@ -99,7 +99,8 @@ def loss_function()->tuple:
 def sgt_function()->tuple:
     "(`sgt_loss(features, label, cfg)`, its name)."
     from cmadepth.sgt import sgt_loss
-    return sgt_loss, 'sgt_loss'
+    return (lambda f, label, cfg: sgt_loss(f, label, sgt_layers=cfg.sgt_layers, sgt_kernel=cfg.sgt_kernel,
+                                           sgt_margin=cfg.sgt_margin, sgt_exact=cfg.sgt_exact)), 'sgt_loss'
 
 
 # %% ../nbs/17_bench.ipynb #b2040e89
@@ -144,11 +145,10 @@ def timed(fn, repeats:int=3, warmup:int=1, device='cpu')->list:
 def cma_time(state, repeats:int=3, device='cpu')->float:
     "Median seconds of forward + backward of all CMA blocks of the depth network (0 without CMA)."
     import torch
-    from cmadepth.cma import JointDecoder
     from cmadepth.config import DECODER_CHANNELS
     dec, B = state['depth'].decoder, state['batch'].size
     H, W = state['batch'].image.shape[-2:]
-    if not isinstance(dec, JointDecoder): return 0.
+    if not dec.cma_stages: return 0.
     work = []
     for i in sorted(dec.cma_stages):
         shape = (B, DECODER_CHANNELS[i], H // 2 ** i, W // 2 ** i)

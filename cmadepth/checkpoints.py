@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 import torch
 from torch import nn, Tensor
-from .config import Config
-from .cma import JointDecoder
+from .config import Config, authors_cma_id, layer_of_authors_cma_id
+from .decoders import StageDecoder
 from .model import DepthNet, PoseNet
 
 # %% auto #0
@@ -30,10 +30,7 @@ def save_weights(folder, depth_net:DepthNet, pose_net:PoseNet|None=None, cfg:Con
     enc = dict(depth_net.encoder.state_dict())
     enc.update(height=int(cfg.height), width=int(cfg.width), epoch=int(epoch), step=int(step))
     _save(enc, folder / 'encoder.pth')
-    if isinstance(depth_net.decoder, JointDecoder): files = {'decoder.pth': depth_net.decoder}
-    else:
-        files = {'depth.pth': depth_net.decoder}
-        if depth_net.seg_decoder is not None: files['seg.pth'] = depth_net.seg_decoder
+    files = dict(depth_net.decoder.weight_files())
     if pose_net is not None: files.update({'pose_encoder.pth': pose_net.encoder, 'pose.pth': pose_net.decoder})
     for name, m in files.items(): _save(dict(m.state_dict()), folder / name)
     for stale in {'decoder.pth', 'depth.pth', 'seg.pth'} - set(files):   # a previous save of another variant
@@ -55,9 +52,9 @@ def read_state(path)->tuple[dict, dict]:
     return {k: v for k, v in sd.items() if isinstance(v, Tensor)}, {k: v for k, v in sd.items() if not isinstance(v, Tensor)}
 
 def cma_layers_of_state(sd:dict)->tuple:
-    "Paper layers l of the CMA blocks in a joint-decoder state dict (keys `att_d_to_s.<authors id>.*`, l = 3 − id)."
+    "Paper layers l of the CMA blocks in a joint-decoder state dict (keys `att_d_to_s.<authors id>.*`)."
     ids = {int(m.group(1)) for k in sd if (m := re.match(r'att_(?:d_to_s|s_to_d)\.(-?\d+)\.', k))}
-    return tuple(sorted(3 - i for i in ids))
+    return tuple(sorted(layer_of_authors_cma_id(i) for i in ids))
 
 def _backbone_of(sd:dict, prefix:str='')->str|None:
     if f'{prefix}encoder.layer1.0.conv3.weight' in sd: return 'resnet50'
@@ -76,9 +73,9 @@ def describe_state(sd:dict)->str:
         pose = sd['encoder.conv1.weight'].shape[1] == 6
         return f"a {_backbone_of(sd) or 'ResNet'} " + ("pose encoder (6 input channels)" if pose else "depth encoder")
     if 'net.3.weight' in sd: return f"a pose decoder with {sd['net.3.weight'].shape[0]} outputs"
-    if 'decoder.10.conv.weight' in sd:
+    if StageDecoder.head_key(0) in sd:
         bb = _backbone_of(sd); on = f" for a {bb} encoder" if bb else ''
-        n = sd['decoder.10.conv.weight'].shape[0]
+        n = sd[StageDecoder.head_key(0)].shape[0]
         if n == 1: return f"a depth decoder (depth.pth, no CMA){on}"
         return f"a segmentation decoder with {n} classes (seg.pth, no CMA){on}"
     return f"an unknown state dict ({len(sd)} entries, e.g. {', '.join(list(sd)[:3])})"
@@ -112,10 +109,7 @@ def load_weights(folder, depth_net:DepthNet, pose_net:PoseNet|None=None)->dict:
     if not folder.is_dir(): raise FileNotFoundError(f"weights folder not found: {folder}")
     sd, extras = read_state(folder / 'encoder.pth')
     load_state(depth_net.encoder, sd, folder / 'encoder.pth', _model_desc(depth_net))
-    if isinstance(depth_net.decoder, JointDecoder): need = {'decoder.pth': depth_net.decoder}
-    else:
-        need = {'depth.pth': depth_net.decoder}
-        if depth_net.seg_decoder is not None: need['seg.pth'] = depth_net.seg_decoder
+    need = depth_net.decoder.weight_files()
     for name, m in need.items():
         path = folder / name
         if not path.exists():
@@ -146,17 +140,16 @@ def infer_config(folder)->Config:
         layers = cma_layers_of_state(dec)
         if not layers: raise ValueError(f"{folder / 'decoder.pth'}: a joint decoder without CMA blocks; cmadepth stores that variant as depth.pth + seg.pth")
         variant = 'full'
-        l = layers[0]; key = f'att_d_to_s.{3 - l}.query_conv.weight'
-        D, C = dec[key].shape[:2]
+        D, C = dec[f'att_d_to_s.{authors_cma_id(layers[0])}.query_conv.weight'].shape[:2]
         kw.update(cma_layers=layers, num_heads=max(1, D // (2 * C)), head_ratio=2 if D % (2 * C) == 0 else 1)
-        kw.update(num_classes=dec['seg_decoder.decoder.10.conv.weight'].shape[0],
-                  scales=tuple(range(sum(1 for k in dec if re.fullmatch(r'depth_decoder\.decoder\.1\d\.conv\.weight', k)))))
+        kw.update(num_classes=dec['seg_decoder.' + StageDecoder.head_key(0)].shape[0],
+                  scales=tuple(range(StageDecoder.num_heads_in_state(dec, 'depth_decoder.'))))
     elif (folder / 'depth.pth').exists():
         dep = read_state(folder / 'depth.pth')[0]
-        kw['scales'] = tuple(range(sum(1 for k in dep if re.fullmatch(r'decoder\.1\d\.conv\.weight', k))))
+        kw['scales'] = tuple(range(StageDecoder.num_heads_in_state(dep)))
         if (folder / 'seg.pth').exists():
             variant = 'semantics'
-            kw['num_classes'] = read_state(folder / 'seg.pth')[0]['decoder.10.conv.weight'].shape[0]
+            kw['num_classes'] = read_state(folder / 'seg.pth')[0][StageDecoder.head_key(0)].shape[0]
         else: variant = 'monodepth2'
     else: raise FileNotFoundError(f"no decoder weights in {folder}: expected decoder.pth (CMA variants) or depth.pth (+ seg.pth)")
     return Config.make(variant, **kw)

@@ -17,7 +17,7 @@ __all__ = ['CMA', 'JointDecoder']
 
 # %% ../nbs/05_cma.ipynb #a0c16a37
 class CMA(nn.Module):
-    "Cross-modal attention: refine own feature `a` (keys/values) with the other task's feature `b` (queries)."
+    "Cross-task multi-embedding attention: refine own feature `a` (keys/values) with the other task's feature `b` (queries)."
     def __init__(self, C:int, num_heads:int=4, head_ratio:int=2):
         super().__init__()
         if num_heads < 1 or head_ratio < 1: raise ValueError(f"num_heads={num_heads}, head_ratio={head_ratio}: both must be ≥ 1")
@@ -52,12 +52,14 @@ class CMA(nn.Module):
 class JointDecoder(nn.Module):
     "Depth + segmentation decoders exchanging features through CMA at paper layers `cma_layers` (0 = deepest)."
     def __init__(self, num_ch_enc, cma_layers=(0, 1, 2), scales=(0, 1, 2, 3), num_classes:int=19,
-                 num_heads:int=4, head_ratio:int=2):
+                 num_heads:int=4, head_ratio:int=2, semantics:bool=True):
         super().__init__()
         self.cma_layers = tuple(sorted(set(int(l) for l in cma_layers)))
         self.cma_stages = {stage_of_layer(l) for l in self.cma_layers}     # validates the layer numbers
+        if self.cma_layers and not semantics:
+            raise ValueError(f"cma_layers={self.cma_layers} needs semantics=True: CMA exchanges features with the segmentation branch")
         self.depth_decoder = DepthDecoder(num_ch_enc, scales)
-        self.seg_decoder = SegDecoder(num_ch_enc, num_classes)
+        self.seg_decoder = SegDecoder(num_ch_enc, num_classes) if semantics else None
         mk = lambda l: CMA(DECODER_CHANNELS[stage_of_layer(l)], num_heads, head_ratio)
         self.att_d_to_s = nn.ModuleDict({str(authors_cma_id(l)): mk(l) for l in self.cma_layers})
         self.att_s_to_d = nn.ModuleDict({str(authors_cma_id(l)): mk(l) for l in self.cma_layers})
@@ -65,6 +67,11 @@ class JointDecoder(nn.Module):
 
     @property
     def scales(self)->tuple: return self.depth_decoder.scales
+
+    def weight_files(self)->dict:
+        "{file name: module} of this decoder in the authors' layout: `decoder.pth` with CMA, else `depth.pth` (+ `seg.pth`)."
+        if self.cma_layers: return {'decoder.pth': self}
+        return {'depth.pth': self.depth_decoder, **({'seg.pth': self.seg_decoder} if self.seg_decoder is not None else {})}
 
     def cma_blocks(self, stage:int)->tuple[CMA, CMA]|None:
         "(block producing the depth feature, block producing the segmentation feature) at decoder `stage`, or None."
@@ -79,15 +86,16 @@ class JointDecoder(nn.Module):
         x_d = x_s = features[-1]
         out = NetOutput(disps={})
         for i in range(4, -1, -1):
-            need_seg = not depth_only or i >= last_cma
+            need_seg = sd is not None and (not depth_only or i >= last_cma)
             x_d = dd.stage(i, x_d, features)
             if need_seg: x_s = sd.stage(i, x_s, features)
             blocks = self.cma_blocks(i)
             if blocks is not None: x_d, x_s = blocks[0](x_d, x_s), blocks[1](x_s, x_d)
             if depth_only: continue
-            out.depth_features[i], out.seg_features[i] = x_d, x_s
+            out.depth_features[i] = x_d
+            if sd is not None: out.seg_features[i] = x_s
             if i in dd.scales: out.disps[i] = dd.disp(i, x_d)
         if depth_only: return dd.disp(0, x_d)
         out.disps = dict(sorted(out.disps.items()))
-        out.seg_logits = sd.logits(x_s)
+        if sd is not None: out.seg_logits = sd.logits(x_s)
         return out

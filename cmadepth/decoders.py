@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_decoders.ipynb #39437e0d
 from __future__ import annotations
+import copy
 import torch
 from torch import nn, Tensor
 from .config import DECODER_CHANNELS
@@ -28,16 +29,42 @@ class StageDecoder(nn.Module):
         blocks += [Conv3x3(self.num_ch_dec[s], c_out) for s, c_out in heads]   # heads at index 10, 11, …
         self.decoder = nn.ModuleList(blocks)
 
+    def upconv(self, i:int)->nn.Module:
+        "Stage `i`'s first block (the paper's upconv_{i+1}), applied before the 2× up-sampling."
+        return self.decoder[8 - 2 * i]
+
+    def iconv(self, i:int)->nn.Module:
+        "Stage `i`'s second block (the paper's iconv_{i+1}) on [↑upconv_{i+1}, E_{i−1}]."
+        return self.decoder[9 - 2 * i]
+
+    def head(self, k:int)->nn.Module:
+        "Head number `k` (0-based, in construction order): a 3×3 convolution, no activation."
+        return self.decoder[10 + k]
+
+    @staticmethod
+    def head_key(k:int)->str:
+        "State-dict key of head `k`'s weight (`decoder.<10+k>.conv.weight`, as in Monodepth2's files)."
+        return f'decoder.{10 + k}.conv.weight'
+
+    @classmethod
+    def num_heads_in_state(cls, sd:dict, prefix:str='')->int:
+        "How many heads a state dict (of a stage decoder under `prefix`) holds."
+        k = 0
+        while prefix + cls.head_key(k) in sd: k += 1
+        return k
+
+    def pruned_copy(self, stages=range(5), heads=())->StageDecoder:
+        "A deep copy keeping only the blocks of `stages` and the heads numbered `heads`; the rest become `nn.Identity` (for inference copies)."
+        new = copy.deepcopy(self)
+        for i in set(range(5)) - {int(i) for i in stages}: new.decoder[8 - 2 * i] = new.decoder[9 - 2 * i] = nn.Identity()
+        for k in set(range(len(new.decoder) - 10)) - {int(k) for k in heads}: new.decoder[10 + k] = nn.Identity()
+        return new
+
     def stage(self, i:int, x:Tensor, skips:list[Tensor])->Tensor:
         "Stage `i` (4 … 0) on the previous stage's output `x` (E4 for i = 4) with encoder features `skips` = [E0..E4]."
-        x = self.decoder[8 - 2 * i](x)
-        x = upsample(x)
+        x = upsample(self.upconv(i)(x))
         if i > 0: x = torch.cat([x, skips[i - 1]], 1)
-        return self.decoder[9 - 2 * i](x)
-
-    def head(self, k:int, x:Tensor)->Tensor:
-        "Raw output of head number `k` (0-based, in construction order) on `x`."
-        return self.decoder[10 + k](x)
+        return self.iconv(i)(x)
 
 # %% ../nbs/04_decoders.ipynb #7f3f59cc
 class DepthDecoder(StageDecoder):
@@ -48,9 +75,13 @@ class DepthDecoder(StageDecoder):
             raise ValueError(f"scales={scales}: must be 0..n-1 with n ≤ 4")
         super().__init__(num_ch_enc, [(s, num_output_channels) for s in self.scales])
 
+    def disp_head(self, s:int)->nn.Module:
+        "The disparity head of scale `s` (the paper's disp_{s+1})."
+        return self.head(self.scales.index(s))
+
     def disp(self, s:int, x:Tensor)->Tensor:
-        "σ(head_s(x)) — the disparity at scale `s` from the stage-`s` feature `x`."
-        return torch.sigmoid(self.head(self.scales.index(s), x))
+        "σ(disp_head(s)(x)) — the disparity at scale `s` from the stage-`s` feature `x`."
+        return torch.sigmoid(self.disp_head(s)(x))
 
     def forward(self, features:list[Tensor])->tuple[dict, dict]:
         "Encoder features [E0..E4] → (stage features {i: F_i}, disparities {s: B×1×H/2^s×W/2^s})."
@@ -67,7 +98,7 @@ class SegDecoder(StageDecoder):
         self.num_classes = num_classes
         super().__init__(num_ch_enc, [(0, num_classes)])
 
-    def logits(self, x:Tensor)->Tensor: return self.head(0, x)
+    def logits(self, x:Tensor)->Tensor: return self.head(0)(x)
 
     def forward(self, features:list[Tensor])->tuple[dict, Tensor]:
         "Encoder features [E0..E4] → (stage features {i: F_i}, logits B×num_classes×H×W)."

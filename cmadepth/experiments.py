@@ -14,7 +14,7 @@ __all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'RESULT_IGNORED
            'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds',
            'run_name', 'config_hash', 'experiment_configs', 'Experiment', 'default_value', 'method_defaults',
            'experiment_of', 'ensure_data', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval',
-           'run_experiment', 'load_records', 'run_table']
+           'project_relative', 'cache_path', 'run_experiment', 'load_records', 'run_table']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
@@ -236,6 +236,16 @@ def improved_gt_eval(cfg, depth_net, progress:bool=False):
     return dict(split='eigen_benchmark', protocol='eigen_benchmark', n_images=int(r['metrics']['n_images'].iloc[0]),
                 **_metrics_dict(r['metrics'].iloc[0]))
 
+def project_relative(p)->str:
+    "`p` relative to the project root when it lies inside it (records hold no machine paths), else as given."
+    p = Path(p)
+    try: return str(p.resolve().relative_to(repo_root()))
+    except ValueError: return str(p)
+
+def cache_path(cfg)->Path:
+    "The local run cache of `cfg`'s record: `<log_dir>/<name>/record.json` (runs/ is git-ignored: work done on this machine only)."
+    return resolve_path(cfg.log_dir)/cfg.name/'record.json'
+
 def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=True, curve_points:int=6,
                    val_batches:int|None=5)->dict:
     "Train (resuming) and evaluate `cfg`, write `<results_dir>/runs/<cfg.name>.json`; an up-to-date record is returned untouched."
@@ -245,9 +255,10 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     from cmadepth import train as T, evaluate as E
     cfg = cfg.validate()
     path = record_path(results_dir, cfg.name)
+    cache = cache_path(cfg)                      # local and git-ignored: committed records in results/runs are never a cache
     h = config_hash(cfg)
-    if path.exists() and not force:
-        try: old = json.loads(path.read_text())
+    if cache.exists() and not force:
+        try: old = json.loads(cache.read_text())
         except ValueError: old = None
         if old and old.get('config_hash') == h and old.get('record_version') == RECORD_VERSION: return old
     t_start = time.time()
@@ -279,8 +290,11 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
         per_class = {c: {k: row[k] for k in [*METRIC_COLS, 'n_images']} for c, row in ev['per_class'].iterrows()}
     base = {n: _metrics_dict(row) for n, row in ev['baselines'].iterrows()} if ev['baselines'] is not None and len(ev['baselines']) else {}
     hist = [{k: v for k, v in r.items() if k in ('step', 'epoch', 'val_total', *METRIC_COLS)} for r in summary['history']]
-    rec = dict(record_version=RECORD_VERSION, name=cfg.name, config_hash=h, config=cfg.to_dict(),
-               variant=cfg.variant, preset=cfg.preset, dataset=cfg.dataset, data_path=cfg.data_path,
+    rec = dict(record_version=RECORD_VERSION, name=cfg.name, config_hash=h,
+               config={k: (project_relative(v) if k in ('data_path', 'log_dir') else v) for k, v in cfg.to_dict().items()},
+               init=dict(pretrained=cfg.pretrained, init_weights=getattr(cfg, 'init_weights', None)),
+               pose_diagnostic=None,   # hook: cmadepth.pose_eval.pose_diagnostic of the trained pose network (not wired yet)
+               variant=cfg.variant, preset=cfg.preset, dataset=cfg.dataset, data_path=project_relative(cfg.data_path),
                backbone=cfg.backbone, labels=cfg.labels, cma_layers=','.join(map(str, cfg.cma_layers)),
                margin=cfg.sgt_margin, sgt_kernel=cfg.sgt_kernel, seed=cfg.seed,
                resolution=f'{cfg.height}×{cfg.width}', high_res=_is_high_res(cfg),
@@ -289,7 +303,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
                metrics=_metrics_dict(m), metrics_improved_gt=improved, baselines=base, per_class=per_class,
                history=hist, eval_every=eval_every,
                timings=dict(train_seconds=summary['train_seconds'], eval_seconds=eval_seconds, wall_seconds=time.time() - t_start),
-               checkpoint=str(ckpts[-1]), hardware=summary['hardware'], device=summary['device'], commit=code_commit(),
+               checkpoint=project_relative(ckpts[-1]), hardware=summary['hardware'], device=summary['device'], commit=code_commit(),
                python=platform.python_version(), torch=torch.__version__,
                finished=datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,6 +315,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
         E.save_figure(fig, path.with_suffix('.png')); plt.close(fig)
         rec['learning_curve'] = path.with_suffix('.png').name
     write_record(rec, results_dir)
+    cache.parent.mkdir(parents=True, exist_ok=True); _atomic_write(cache, json.dumps(_clean(rec), indent=1))
     return rec
 
 def _is_high_res(cfg)->bool:

@@ -9,7 +9,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
-from .cma import CMA, JointDecoder
+from .cma import CMA
 from .model import DepthNet, _check_size
 
 # %% auto #0
@@ -127,32 +127,19 @@ class FastDepthNet(nn.Module):
         self.channels_last, self.fold_bn, self.fold_cma, self.polyphase = channels_last, fold_bn, fold_cma, polyphase
         self.encoder = fold_encoder_bn(net.encoder) if fold_bn else copy.deepcopy(net.encoder)
         dec = net.decoder
-        joint = isinstance(dec, JointDecoder)
-        dd = copy.deepcopy(dec.depth_decoder if joint else dec)
-        dd.decoder = nn.ModuleList(list(dd.decoder)[:10] + [dd.decoder[10 + dd.scales.index(0)]])   # stages + disp₀ head
-        dd.scales = (0,)
-        self.depth_decoder = dd
-        self.cma_stages = sorted(dec.cma_stages, reverse=True) if joint else []
+        self.cma_stages = sorted(dec.cma_stages, reverse=True)
         last = min(self.cma_stages, default=5)
-        self.seg_stages = [i for i in range(4, -1, -1) if i >= last]
-        self.seg_decoder = None
-        if joint:                     # only the segmentation stages down to the last CMA stage, no head
-            sd = copy.deepcopy(dec.seg_decoder)
-            blocks = list(sd.decoder)[:10]
-            for i in range(5):
-                if i not in self.seg_stages: blocks[8 - 2 * i] = blocks[9 - 2 * i] = nn.Identity()
-            sd.decoder = nn.ModuleList(blocks)
-            self.seg_decoder = sd
+        self.seg_stages = [i for i in range(4, -1, -1) if i >= last]    # segmentation stages down to the last CMA stage
+        kept = lambda stages: () if polyphase else stages                 # with polyphase the stage blocks live in poly_*
+        dd = self.depth_decoder = dec.depth_decoder.pruned_copy(kept(range(5)), heads=(dec.depth_decoder.scales.index(0),))
+        self.seg_decoder = dec.seg_decoder.pruned_copy(kept(self.seg_stages)) if self.seg_stages else None   # no head
         self.poly_d, self.poly_s = nn.ModuleDict(), nn.ModuleDict()
         if polyphase:
             for i in range(5):
                 c = dd.num_ch_dec[i]
-                self.poly_d[str(i)] = PolyphaseStage(dd.decoder[8 - 2 * i], dd.decoder[9 - 2 * i], c)
-                if self.seg_decoder is not None and i in self.seg_stages:
-                    self.poly_s[str(i)] = PolyphaseStage(self.seg_decoder.decoder[8 - 2 * i], self.seg_decoder.decoder[9 - 2 * i], c)
-            for d in (dd, self.seg_decoder):      # the stage blocks now live in the polyphase stages
-                if d is not None:
-                    for k in range(10): d.decoder[k] = nn.Identity()
+                self.poly_d[str(i)] = PolyphaseStage(dec.depth_decoder.upconv(i), dec.depth_decoder.iconv(i), c)
+                if i in self.seg_stages:
+                    self.poly_s[str(i)] = PolyphaseStage(dec.seg_decoder.upconv(i), dec.seg_decoder.iconv(i), c)
         fold = lambda blk: FoldedCMA(blk) if fold_cma and blk.num_heads > 1 else copy.deepcopy(blk)
         self.cma_d, self.cma_s = nn.ModuleDict(), nn.ModuleDict()
         for i in self.cma_stages:

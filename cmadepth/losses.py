@@ -121,7 +121,8 @@ def compute_losses(cfg:Config, batch:Batch, out:NetOutput, poses:dict)->dict:
     if cfg.sgt:
         if batch.label is None: raise ValueError("cfg.sgt=True needs batch.label (pseudo-labels); set sgt=False or load labels")
         feats = {stage_of_layer(l): out.depth_features[stage_of_layer(l)].float() for l in cfg.sgt_layers if stage_of_layer(l) in out.depth_features}
-        parts = sgt_parts(feats, batch.label, cfg)
+        parts = sgt_parts(feats, batch.label, sgt_layers=cfg.sgt_layers, sgt_kernel=cfg.sgt_kernel,
+                          sgt_margin=cfg.sgt_margin, sgt_exact=cfg.sgt_exact)
         sgt = sgt_total(parts) if parts else zero
         for l, (loss, n) in parts.items():
             diag[f'sgt_l{l}'] = loss.detach(); diag[f'sgt_anchors_l{l}'] = torch.tensor(float(n))

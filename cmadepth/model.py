@@ -11,7 +11,7 @@ from .config import Config
 from .structs import NetOutput, Batch
 from .layers import transformation_from_parameters
 from .encoders import ResnetEncoder
-from .decoders import DepthDecoder, SegDecoder, PoseDecoder
+from .decoders import PoseDecoder
 from .cma import JointDecoder
 
 # %% auto #0
@@ -25,36 +25,26 @@ def _check_size(x:Tensor, what:str='image'):
         raise ValueError(f"{what} size {h}×{w}: height and width must be multiples of 32 (the encoder downsamples 5 times)")
 
 class DepthNet(nn.Module):
-    "Depth encoder + joint decoder (CMA variants) or depth decoder (+ separate segmentation decoder) from `cfg`."
+    "Depth encoder + joint decoder (depth branch, segmentation branch if `cfg.semantics`, CMA at `cfg.cma_layers`)."
     def __init__(self, cfg:Config):
         super().__init__()
         self.cfg = cfg
         self.encoder = ResnetEncoder(int(cfg.backbone.removeprefix('resnet')), pretrained=cfg.pretrained)
         ch = self.encoder.num_ch_enc
-        if cfg.cma_layers:
-            self.decoder = JointDecoder(ch, cfg.cma_layers, cfg.scales, cfg.num_classes, cfg.num_heads, cfg.head_ratio)
-        else: self.decoder = DepthDecoder(ch, cfg.scales)
-        self.seg_decoder = SegDecoder(ch, cfg.num_classes) if cfg.semantics and not cfg.cma_layers else None
+        self.decoder = JointDecoder(ch, cfg.cma_layers, cfg.scales, cfg.num_classes, cfg.num_heads, cfg.head_ratio,
+                                    semantics=cfg.semantics)
 
     def forward(self, image_aug:Tensor)->NetOutput:
         "B×3×H×W in [0,1] (H, W multiples of 32) → `NetOutput`."
         _check_size(image_aug)
         feats = self.encoder(image_aug)
-        if isinstance(self.decoder, JointDecoder): return self.decoder(feats)
-        depth_features, disps = self.decoder(feats)
-        out = NetOutput(disps=dict(sorted(disps.items())), depth_features=depth_features)
-        if self.seg_decoder is not None: out.seg_features, out.seg_logits = self.seg_decoder(feats)
-        return out
+        return self.decoder(feats)
 
     @torch.no_grad()
     def predict(self, image:Tensor)->Tensor:
         "Scale-0 sigmoid disparity B×1×H×W only (inference; no gradients)."
         _check_size(image)
-        feats = self.encoder(image)
-        if isinstance(self.decoder, JointDecoder): return self.decoder(feats, depth_only=True)
-        x = feats[-1]
-        for i in range(4, -1, -1): x = self.decoder.stage(i, x, feats)
-        return self.decoder.disp(0, x)
+        return self.decoder(self.encoder(image), depth_only=True)
 
 # %% ../nbs/06_model.ipynb #d95bd200
 class PoseNet(nn.Module):

@@ -81,21 +81,19 @@ PAPER_TABLE1 = [  # (l, layer, chns, scale, input) as printed in the supplementa
 def decoder_table(depth_net, height:int=192, width:int=640):
     "Supplementary Table 1 for `depth_net`'s depth decoder, read off a real forward pass."
     import pandas as pd, torch
-    from cmadepth.cma import JointDecoder
     from cmadepth.config import layer_of_stage
     dec = depth_net.decoder
-    joint = isinstance(dec, JointDecoder)
-    dd = dec.depth_decoder if joint else dec
+    dd = dec.depth_decoder
     shapes, hooks = {}, []
     def hook(name):
         def f(m, i, o): shapes[name] = (tuple(o.shape), tuple(i[0].shape))
         return f
     for i in range(4, -1, -1):
-        hooks.append(dd.decoder[8 - 2 * i].register_forward_hook(hook(('up', i))))
-        hooks.append(dd.decoder[9 - 2 * i].register_forward_hook(hook(('iconv', i))))
-        if joint and dec.cma_blocks(i) is not None:
+        hooks.append(dd.upconv(i).register_forward_hook(hook(('up', i))))
+        hooks.append(dd.iconv(i).register_forward_hook(hook(('iconv', i))))
+        if dec.cma_blocks(i) is not None:
             hooks.append(dec.cma_blocks(i)[0].register_forward_hook(hook(('cma', i))))
-    for k, s in enumerate(dd.scales): hooks.append(dd.decoder[10 + k].register_forward_hook(hook(('disp', s))))
+    for s in dd.scales: hooks.append(dd.disp_head(s).register_forward_hook(hook(('disp', s))))
     was_training = depth_net.training
     depth_net.eval()
     try:

@@ -160,7 +160,7 @@ class Predictor:
         else: raise ValueError("Predictor needs weights (a weights folder), cfg (a Config: untrained network) or model")
 
     @property
-    def has_seg(self)->bool: return self.model.seg_decoder is not None or self.cfg.cma
+    def has_seg(self)->bool: return self.model.decoder.seg_decoder is not None
 
     @property
     def input_size(self)->tuple: return (self.cfg.height, self.cfg.width)

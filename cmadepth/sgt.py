@@ -110,45 +110,38 @@ class _WeightedDistance(torch.autograd.Function):
         return g_f, None, None, None, None, None
 
 # %% ../nbs/09_sgt.ipynb #ad85e4d0
-def sgt_layer(feature:Tensor, label:Tensor, kernel:int=5, margin:float=0.3, exact:bool=True)->tuple:
+def sgt_layer(feature:Tensor, label:Tensor, sgt_kernel:int=5, sgt_margin:float=0.3, sgt_exact:bool=True)->tuple:
     "ℓ_i of one stage: `feature` B×C×h×w, `label` B×h×w at the same resolution. Returns (loss, number of anchors); loss 0 without anchors."
     lab = _label_3d(label).to(feature.device)
     if feature.dim() != 4 or lab.shape != (feature.shape[0], *feature.shape[2:]):
         raise ValueError(f"sgt_layer: feature {tuple(feature.shape)} and label {tuple(lab.shape)} must be B×C×h×w and B×h×w of the same size")
-    m = sgt_masks(lab, kernel, exact)
+    m = sgt_masks(lab, sgt_kernel, sgt_exact)
     a = m['anchor']
     n_anchor = int(a.sum())
     if n_anchor == 0: return feature.sum() * 0, 0          # the authors' code: mean of an empty set = NaN
     inv_pos = torch.where(a, 1 / m['n_pos'].to(feature.dtype).clamp_min(1), 0.)
     inv_neg = torch.where(a, 1 / m['n_neg'].to(feature.dtype).clamp_min(1), 0.)
     f = F.normalize(feature, dim=1, eps=1e-12)
-    S = _WeightedDistance.apply(f, lab, inv_pos, inv_neg, int(kernel), bool(exact))   # d⁺ − d⁻ per pixel
-    return torch.relu(S[a] + margin).mean(), n_anchor
+    S = _WeightedDistance.apply(f, lab, inv_pos, inv_neg, int(sgt_kernel), bool(sgt_exact))   # d⁺ − d⁻ per pixel
+    return torch.relu(S[a] + sgt_margin).mean(), n_anchor
 
-def _sgt_args(layers, kernel, margin, exact):
-    if hasattr(layers, 'sgt_layers'):                       # a Config
-        cfg = layers
-        return tuple(cfg.sgt_layers), cfg.sgt_kernel, cfg.sgt_margin, cfg.sgt_exact
-    return tuple(int(l) for l in layers), kernel, margin, exact
-
-def sgt_parts(features:dict, label:Tensor, layers=(1, 2, 3), kernel:int=5, margin:float=0.3, exact:bool=True)->dict:
-    "Unweighted ℓ_i per PAPER layer l: {l: (loss, n_anchors)}. `features` is keyed by decoder stage i = 4 − l; `layers` may be a `Config`."
-    layers, kernel, margin, exact = _sgt_args(layers, kernel, margin, exact)
+def sgt_parts(features:dict, label:Tensor, *, sgt_layers=(1, 2, 3), sgt_kernel:int=5, sgt_margin:float=0.3, sgt_exact:bool=True)->dict:
+    "Unweighted ℓ_i per PAPER layer l in `sgt_layers`: {l: (loss, n_anchors)}. `features` is keyed by decoder stage i = 4 − l."
     label = _label_3d(label)
     out = {}
-    for l in layers:
+    for l in (int(l) for l in sgt_layers):
         i = stage_of_layer(l)
         if i not in features: raise KeyError(f"SGT layer l={l} needs the depth feature of decoder stage i={i}; depth_features has stages {sorted(features)}")
         feat = features[i]
         lab = label_at_stage(label, i)
         if lab.shape[-2:] != feat.shape[-2:]:
             raise ValueError(f"SGT layer l={l}: label {tuple(label.shape[-2:])} at stride {2**i} is {tuple(lab.shape[-2:])}, feature is {tuple(feat.shape[-2:])}")
-        out[l] = sgt_layer(feat, lab, kernel, margin, exact)
+        out[l] = sgt_layer(feat, lab, sgt_kernel, sgt_margin, sgt_exact)
     return out
 
-def sgt_loss(features:dict, label:Tensor, layers=(1, 2, 3), kernel:int=5, margin:float=0.3, exact:bool=True)->Tensor:
-    "L_SGT = Σ_l ℓ_{i(l)} / 2^{i(l)} over paper layers `layers` (or pass a `Config` as `layers`: its sgt_layers/kernel/margin/exact)."
-    parts = sgt_parts(features, label, layers, kernel, margin, exact)
+def sgt_loss(features:dict, label:Tensor, *, sgt_layers=(1, 2, 3), sgt_kernel:int=5, sgt_margin:float=0.3, sgt_exact:bool=True)->Tensor:
+    "L_SGT = Σ_l ℓ_{i(l)} / 2^{i(l)} over paper layers `sgt_layers` (the keywords are the `Config` fields of the same names)."
+    parts = sgt_parts(features, label, sgt_layers=sgt_layers, sgt_kernel=sgt_kernel, sgt_margin=sgt_margin, sgt_exact=sgt_exact)
     if not parts: raise ValueError("sgt_loss: no layers given")
     return sgt_total(parts)
 

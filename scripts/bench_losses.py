@@ -51,7 +51,7 @@ def _run_part(part: str, small: bool, repeat: int, threads: int) -> dict:
             return feats, label
         def step(inputs):
             feats, label = inputs
-            l = sgt_loss(feats, label, layers=(1, 2, 3), kernel=K, margin=0.3); l.backward()
+            l = sgt_loss(feats, label, sgt_layers=(1, 2, 3), sgt_kernel=K, sgt_margin=0.3); l.backward()
             return l.item()
         desc = f"sgt_loss fwd+bwd, B={B}, {H}x{W}, K={K}, layers 1,2,3 (stages 3,2,1)"
     inputs = make()

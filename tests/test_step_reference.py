@@ -46,7 +46,7 @@ def reference_losses(cfg, batch, out, poses):
         ce = cross_entropy(out.seg_logits, batch.label)
     if cfg.sgt:
         feats = {stage_of_layer(l): out.depth_features[stage_of_layer(l)].float() for l in cfg.sgt_layers if stage_of_layer(l) in out.depth_features}
-        for l, (loss, n) in sgt_parts(feats, batch.label, cfg).items():
+        for l, (loss, n) in sgt_parts(feats, batch.label, sgt_layers=cfg.sgt_layers, sgt_kernel=cfg.sgt_kernel, sgt_margin=cfg.sgt_margin, sgt_exact=cfg.sgt_exact).items():
             sgt = sgt + loss / 2**stage_of_layer(l)
             diag[f'sgt_l{l}'] = loss.detach()
     total = ph + cfg.smooth_weight * sm + (cfg.ce_weight * ce if cfg.semantics else zero) + (cfg.sgt_weight * sgt if cfg.sgt else zero)
