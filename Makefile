@@ -8,7 +8,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 NBDEV_TEST_FLAGS ?= --n_workers 2
 
-.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv
+.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv gpu-check
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,11 @@ test: sync-check nbtest pytest
 
 reproduce: setup
 	$(BIN)/cmadepth-reproduce
+
+# On a CUDA machine (≤ 8 min): Table 2 via the benchmark, a short training at 192×640 batch 12, torchrun over NCCL
+# with 2 GPUs, the fast path vs the reference network; one table, runs/gpu_check.json, non-zero exit on failure.
+gpu-check: setup
+	$(BIN)/cmadepth-gpu-check
 
 lab: setup
 	$(BIN)/jupyter lab nbs

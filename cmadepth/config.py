@@ -47,14 +47,14 @@ VARIANT_TITLES = {'monodepth2': 'Monodepth2', 'semantics': 'w/ semantics', 'cma'
 # %% ../nbs/00_config.ipynb #bb57ef2b
 PRESETS = {
     'paper': dict(dataset='kitti', height=192, width=640, batch_size=12, epochs=20, lr=1.5e-4,
-                  lr_milestones=(10, 15), num_workers=6),
+                  lr_milestones=(10, 15), num_workers=6, pretrained=True),   # ImageNet-initialised encoders, as in the paper
     'cpu':   dict(dataset='synthetic', split='synth', eval_split='synth', height=96, width=320,
-                  batch_size=2, epochs=4, lr=2e-4, lr_milestones=(3,), num_workers=1),
+                  batch_size=2, epochs=4, lr=2e-4, lr_milestones=(3,), num_workers=1, pretrained=False),
     # quick: 200 steps of the 304-step epoch (608 training triplets), lr ×0.1 after step 150 (0.4934 × 304)
     'quick': dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=224,
-                  batch_size=2, epochs=1, max_steps=200, lr=2e-4, lr_milestones=(0.4934,), num_workers=0),
+                  batch_size=2, epochs=1, max_steps=200, lr=2e-4, lr_milestones=(0.4934,), num_workers=0, pretrained=False),
     'tiny':  dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=96,
-                  batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0, max_steps=2),
+                  batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0, max_steps=2, pretrained=False),
 }
 
 # %% ../nbs/00_config.ipynb #f90cba5c
@@ -67,7 +67,7 @@ class Config:
     "Every option of a cmadepth run. Paper defaults (method spec §7)."
     # --- model
     backbone: str = 'resnet18'        # depth encoder: resnet18 | resnet50 (the pose encoder is always resnet18)
-    pretrained: bool|None = None      # ImageNet init: None = if in the local torch cache, True = required, False = never
+    pretrained: bool|None = None      # ImageNet init: True = required (torchvision downloads it once), None = if in the torch cache, False = never (random)
     init_weights: str = ''            # folder with encoder weights to start from (e.g. synthetic pre-training)
     semantics: bool = True            # segmentation decoder on the shared encoder, trained with CE
     cma_layers: tuple = (0, 1, 2)     # paper layers l with CMA; () = separate decoders, no CMA

@@ -22,8 +22,8 @@ __all__ = ['cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware',
            'CPUSyncBatchNorm', 'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights',
            'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint',
            'prune_checkpoints', 'load_checkpoint', 'run_dir_of', 'config_differences', 'load_newest_checkpoint',
-           'strided_indices', 'strided_loader', 'curve_frames', 'curve_baselines', 'train', 'parse_args',
-           'confirm_restart', 'main']
+           'strided_indices', 'strided_loader', 'curve_frames', 'curve_baselines', 'ensure_synthetic_data', 'init_of',
+           'train', 'parse_args', 'confirm_restart', 'main']
 
 # %% ../nbs/13_train.ipynb #0cb529bf
 def seed_everything(seed:int):
@@ -77,6 +77,7 @@ def init_distributed(device:torch.device)->DistInfo:
     ws = int(os.environ.get('WORLD_SIZE', 1))
     if ws <= 1: return DistInfo()
     if not dist.is_initialized():
+        if device.type == 'cuda': torch.cuda.set_device(device)   # NCCL's collectives (barrier too) use this rank's GPU
         dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0)))
 
@@ -185,6 +186,8 @@ def validate(cfg:Config, loader, depth_net, pose_net, device, max_batches:int|No
     import warnings
     from cmadepth.layers import disp_to_depth
     from cmadepth.evaluate import evaluate_predictions, protocol_for_split
+    # only rank 0 validates: the plain modules, since a DDP forward would broadcast buffers to ranks that are not there
+    depth_net, pose_net = _unwrap(depth_net), _unwrap(pose_net)
     depth_net.eval(); pose_net.eval()
     sums, n, disps, gts = {}, 0, [], []
     for bi, batch in enumerate(loader):
@@ -323,6 +326,24 @@ def curve_baselines(cfg:Config, loader)->dict|None:
     if train_gt: res['layout_prior'] = layout_prior_baseline(train_gt, gts, 'synth')
     return {k: dict(abs_rel=float(r.row['abs_rel']), a1=float(r.row['a1'])) for k, r in res.items()}
 
+def ensure_synthetic_data(cfg:Config, say=print)->None:
+    """A synthetic-data run on a fresh clone: render the data into `cfg.data_path` once when the folder is missing or
+    empty (`experiments.ensure_data`); a non-empty folder without the renderer's manifest stops with one line saying how."""
+    if cfg.dataset != 'synthetic': return
+    dp = Path(cfg.data_path)
+    if (dp/'manifest.json').exists(): return
+    if dp.exists() and any(dp.iterdir()):
+        raise UserError(f"data_path={cfg.data_path}: not the synthetic data (no manifest.json); render it with "
+                        f"`cmadepth-synth --out {cfg.data_path}` or point data_path at an empty or missing folder")
+    from cmadepth.experiments import ensure_data
+    say(f"rendering the synthetic data into {cfg.data_path} (once; about 2 min on 2 cores) …", flush=True)
+    ensure_data(cfg, progress=True)
+
+def init_of(cfg:Config)->str:
+    "Which initialisation a run's encoders started from (for its record): `encoders.init_description`."
+    from cmadepth.encoders import init_description
+    return init_description(cfg.pretrained, cfg.init_weights, cfg.backbone)
+
 def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, val_batches:int|None=None, on_step=None,
           keep_checkpoints:int=0)->dict:
     """Train `cfg` into `<log_dir>/<name>/`; resumes from the newest complete checkpoint when `resume`.
@@ -344,8 +365,10 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
         if diff: raise UserError(f"{saved} holds a different configuration ({'; '.join(diff)}); "
                                  f"choose another name=, or --restart --yes to start this run over")
     if info.main:
+        ensure_synthetic_data(cfg)                       # a fresh clone: the synthetic data rendered once
         from cmadepth.kitti import check_inputs
         check_inputs(cfg)                                # images decode, labels are label ids and not all void
+    if info.enabled: dist.barrier()                       # the other processes wait while rank 0 renders / checks
     seed_everything(cfg.seed)
     bs = cfg.batch_size // info.world_size
     if bs * info.world_size != cfg.batch_size:
@@ -419,7 +442,8 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     summary = dict(run_dir=str(run_dir), epochs_done=state['epoch'] + 1, steps=step, best_epoch=state['best_epoch'],
                    best_by=state['best_by'], best=state['best'], train_seconds=state['train_seconds'],
                    history=state['history'], curve_frames=curve_frames(val_loader) if info.main else None,
-                   curve_baselines=curve_baselines(cfg, val_loader) if info.main else None, hardware=hardware(device), commit=git_commit(), device=str(device))
+                   curve_baselines=curve_baselines(cfg, val_loader) if info.main else None, init=init_of(cfg),
+                   hardware=hardware(device), commit=git_commit(), device=str(device))
     if info.main:
         tmp = run_dir/'summary.json.tmp'; tmp.write_text(json.dumps(summary, indent=2)); tmp.replace(run_dir/'summary.json')
     return summary
@@ -465,4 +489,4 @@ cli = command('cmadepth-train', main)
 
 # %% ../nbs/13_train.ipynb #d8484c3c
 #| eval: false
-if __name__ == '__main__': main()
+if __name__ == '__main__': cli()   # `python -m cmadepth.train` / `torchrun -m cmadepth.train`: the same exit contract
