@@ -63,3 +63,38 @@ def test_kill_reproduce_stops_children_and_keeps_tables(tmp_path):
     assert not tmp, f"temporary files left: {tmp}"
     after = {k: v for k, v in _snapshot(results).items() if not k.startswith('executed/')}
     assert after == before, f"tables changed: {sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))}"
+
+
+def _kernel_below(proc, timeout=90):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        for k in proc.children(recursive=True):
+            try:
+                if 'ipykernel' in ' '.join(k.cmdline()): return k
+            except psutil.NoSuchProcess: pass
+        time.sleep(0.2)
+
+
+def test_stop_children_ends_parallel_runs_and_blocks_new_ones(tmp_path):
+    "The `--jobs N` path: a notebook in a child process (and its kernel) is stopped, and no child starts afterwards."
+    import threading
+    from cmadepth import reproduce as P
+    me = psutil.Process()
+    P._STOP.clear(); P._KEEP.clear(); P._KEEP.update(p.pid for p in me.children(recursive=True))
+    res = {}
+    def run():
+        try: res['out'] = P.execute_isolated('table1_decoder', {}, tmp_path/'results', ROOT)
+        except BaseException as e: res['err'] = e
+    t = threading.Thread(target=run); t.start()
+    try:
+        assert _kernel_below(me) is not None, "no kernel started within 90 s"
+        assert P.stop_children() >= 2                   # the papermill child and its kernel
+        t.join(60)
+        assert not t.is_alive() and isinstance(res.get('err'), P.NotebookFailed), res
+        assert not [p for p in me.children(recursive=True) if p.pid not in P._KEEP]
+        with pytest.raises(KeyboardInterrupt): P.execute_isolated('table1_decoder', {}, tmp_path/'results', ROOT)
+    finally:
+        P._STOP.clear(); P._KEEP.clear()
+    assert not (tmp_path/'results'/'executed'/'table1_decoder.ipynb').exists()
+    P.clean_temp(tmp_path/'results')                   # what the job does on every exit path
+    assert not list((tmp_path/'results').rglob('*.tmp*'))
