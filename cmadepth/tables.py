@@ -14,7 +14,7 @@ from .experiments import _atomic_write
 # %% auto #0
 __all__ = ['PROVENANCE', 'PAPER_SOURCE', 'TABLE_NOTES', 'TABLES', 'FIGURES', 'write_table', 'mark_vs_default', 'table3', 'table4',
            'table5', 'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
-           'fig_cma_layers', 'fig_per_class', 'publish_tables']
+           'fig_cma_layers', 'fig_per_class', 'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
 def write_table(df, path_stem, title:str='', note:str='')->tuple:
@@ -261,9 +261,24 @@ def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:
 FIGURES = {'fig_margin': (fig_margin, ('fig_margin', 'table7')), 'fig_cma_layers': (fig_cma_layers, ('fig_cma_layers', 'table6')),
            'fig_per_class': (fig_per_class, ('fig1',))}
 
-def publish_tables(records, results_dir='results', only=None)->tuple:
+def keep_other_presets(df, csv, preset:str):
+    "`df` (a table of `preset`'s records) plus the reproduced rows of other presets already in `csv`: one preset's run never removes another's rows."
+    import pandas as pd
+    csv = Path(csv)
+    if not csv.exists(): return df
+    old = pd.read_csv(csv)
+    if 'source' not in old or 'preset' not in old: return df
+    other = old[(old.source == 'reproduced') & (old.preset.astype(str) != str(preset))]
+    if not len(other): return df
+    out = pd.concat([df, other], ignore_index=True)
+    rep = out.source == 'reproduced'
+    out = pd.concat([out[~rep], out[rep].sort_values('preset', kind='stable')], ignore_index=True)
+    return out[[*df.columns, *[c for c in out.columns if c not in df.columns]]]
+
+def publish_tables(records, results_dir='results', only=None, preset=None)->tuple:
     """Tables 3–7 and the figures from `records` as one set: written aside first, moved into `results_dir` only when all
-    are done (temporary folder removed on every exit path). `only`: names to write (None: all). Returns ({n: DataFrame}, {file name: path})."""
+    are done (temporary folder removed on every exit path). `only`: names to write (None: all). `preset`: the records' preset;
+    the rows of other presets already in the tables are kept (`keep_other_presets`). Returns ({n: DataFrame}, {file name: path})."""
     import shutil, tempfile
     import matplotlib.pyplot as plt
     from cmadepth.evaluate import save_figure
@@ -271,7 +286,13 @@ def publish_tables(records, results_dir='results', only=None)->tuple:
     out = resolve_path(results_dir); out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out, prefix='.tables.', suffix='.tmp'))
     try:
-        tables = write_tables(records, stage, only=[n for n in TABLES if want(f'table{n}')])
+        tables = {}
+        for n, (stem, fn, title) in TABLES.items():
+            if not want(f'table{n}'): continue
+            df = fn(records)
+            if preset not in (None, 'all'): df = keep_other_presets(df, out/f'{stem}.csv', preset)
+            tables[n] = df
+            write_table(df, stage/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
         for name, (fn, keys) in FIGURES.items():
             if not want(*keys): continue
             try: fig = fn(records)
