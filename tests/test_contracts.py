@@ -192,7 +192,8 @@ def c_train_yaml_list(ctx, t):
     (t / 'l.yaml').write_text('- a\n- b\n'); return ['cmadepth-train', '--config', t / 'l.yaml'], 'l.yaml', [t / 'l.yaml']
 def c_train_yaml_unknown_key(ctx, t):
     (t / 'k.yaml').write_text('hieght: 64\n'); return ['cmadepth-train', '--config', t / 'k.yaml'], 'hieght', [t / 'k.yaml']
-def c_train_missing_data(ctx, t): return _train_args(ctx, t, data=t / 'nowhere'), 'nowhere', []
+def c_train_missing_data(ctx, t):       # KITTI: a synthetic preset renders its data into a missing data_path instead
+    return _train_args(ctx, t, 'dataset=kitti', 'split=eigen_zhou', 'eval_split=eigen', data=t / 'nowhere'), 'nowhere', []
 def c_train_malformed_split(ctx, t):
     d = _copy_data(ctx, t); f = d / 'splits' / 'synth' / 'train_files.txt'; f.write_text(f.read_text() + 'garbage line here now\n')
     return _train_args(ctx, t, data=d), 'train_files.txt', [d]
