@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['DECODER_CHANNELS', 'VARIANTS', 'VARIANT_TITLES', 'PRESETS', 'stage_of_layer', 'layer_of_stage', 'authors_cma_id',
-           'layer_of_authors_cma_id', 'Config']
+           'layer_of_authors_cma_id', 'Config', 'check_network_size']
 
 # %% ../nbs/00_config.ipynb #bc97f51f
 def stage_of_layer(l:int)->int:
@@ -250,3 +250,11 @@ def _parse_value(v:str, current, name):
 def _dump_yaml(d:dict)->str:
     import yaml
     return yaml.safe_dump(d, sort_keys=False)
+
+# %% ../nbs/00_config.ipynb #4f067236
+def check_network_size(height:int, width:int):
+    "Refuse input sizes the depth network cannot run (multiples of 32, at least 64 pixels), naming the option."
+    for k, v in (('height', height), ('width', width)):
+        if v < 64 or v % 32:
+            raise ValueError(f"{k}={v}: the network needs a multiple of 32 that is at least 64 "
+                             f"(the deepest features are 1/32 of the input and are padded by reflection), e.g. {k}={max(64, -(-v // 32) * 32)}")

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .config import Config
+from .config import Config, check_network_size
 from .errors import Parser, UserError, UsageError, command, error_message
 
 # %% auto #0
@@ -356,6 +356,7 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     from tqdm.auto import tqdm
     from cmadepth.kitti import make_loader, set_loader_epoch
     cfg.validate()
+    check_network_size(cfg.height, cfg.width)
     device = resolve_device(cfg)
     info = init_distributed(device)
     run_dir = run_dir_of(cfg)

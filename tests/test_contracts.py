@@ -178,6 +178,7 @@ def _copied_run(ctx, tmp):
 
 def c_train_preset(ctx, t): return _train_args(ctx, t)[:1] + ['--preset', 'nope'] + _train_args(ctx, t)[3:], 'preset', []
 def c_train_height(ctx, t): return _train_args(ctx, t, 'height=100'), 'height=100', []
+def c_train_tiny_size(ctx, t): return _train_args(ctx, t, 'height=32'), 'height=32', []
 def c_train_classes(ctx, t): return _train_args(ctx, t, 'num_classes=5'), 'num_classes=5', []
 def c_train_lr_text(ctx, t): return _train_args(ctx, t, 'lr=abc'), 'lr', []
 def c_train_unknown(ctx, t): return _train_args(ctx, t, 'bogus=1'), 'bogus', []
