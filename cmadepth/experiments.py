@@ -276,13 +276,16 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     summary = T.train(cfg, resume=resume, progress=progress, eval_every=eval_every, val_batches=val_batches)
     ckpts = T.checkpoint_dirs(run_dir)
     if not ckpts: raise RuntimeError(f"{run_dir}: training wrote no checkpoint")
-    from cmadepth.model import DepthNet
+    from cmadepth.model import DepthNet, PoseNet
     from cmadepth.checkpoints import load_weights
+    from cmadepth.pose_eval import pose_diagnostic
     device = T.resolve_device(cfg)
-    net = DepthNet(cfg.replace(pretrained=False)); load_weights(ckpts[-1], net, None); net.to(device).eval()
+    net, pose_net = DepthNet(cfg.replace(pretrained=False)), PoseNet(cfg.replace(pretrained=False))
+    load_weights(ckpts[-1], net, pose_net); net.to(device).eval(); pose_net.to(device).eval()
     t_eval = time.time()
     ev = E.evaluate_model(cfg, depth_net=net, device=device, progress=progress)
     improved = improved_gt_eval(cfg, net, progress=False)
+    pose_diag = pose_diagnostic(pose_net, cfg, 'test', device=device)   # ATE, translation cosine and length ratio
     eval_seconds = time.time() - t_eval
     m = ev['metrics'].iloc[0]
     per_class = None
@@ -293,7 +296,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     rec = dict(record_version=RECORD_VERSION, name=cfg.name, config_hash=h,
                config={k: (project_relative(v) if k in ('data_path', 'log_dir') else v) for k, v in cfg.to_dict().items()},
                init=dict(pretrained=cfg.pretrained, init_weights=getattr(cfg, 'init_weights', None)),
-               pose_diagnostic=None,   # hook: cmadepth.pose_eval.pose_diagnostic of the trained pose network (not wired yet)
+               pose_diagnostic=pose_diag,   # cmadepth.pose_eval.pose_diagnostic on the test drives (None without GT poses)
                variant=cfg.variant, preset=cfg.preset, dataset=cfg.dataset, data_path=project_relative(cfg.data_path),
                backbone=cfg.backbone, labels=cfg.labels, cma_layers=','.join(map(str, cfg.cma_layers)),
                margin=cfg.sgt_margin, sgt_kernel=cfg.sgt_kernel, seed=cfg.seed,
