@@ -272,6 +272,7 @@ def reproduce_main(argv=None):
     finally:                          # every exit path: no child left, no temporary file left
         for sig, h in old.items(): signal.signal(sig, h)
         stop_children(); clean_temp(a.results_dir)
+        _STOP.clear(); _KEEP.clear()  # the job is over: later work in this process (a notebook, a test) may start children again
     rd = resolve_path(a.results_dir)
     print(f"all done in {(time.time() - t_all) / 60:.1f} min; tables: {rd}/table*.md (and .csv), figures: {rd}/*.png, "
           f"run records: {rd}/runs/", flush=True)

@@ -97,6 +97,8 @@ def test_reproduce_names_failed_notebook_and_keeps_tables(tmp_path, monkeypatch,
     assert 'nbs/table1_decoder.ipynb failed in cell [3]' in err   # [1] parameters, [2] injected parameters and 'RuntimeError: broken on purpose' in err
     assert old.read_text() == 'previous table'
     assert (root / 'results' / 'executed' / 'table1_decoder.failed.ipynb').exists()
+    from cmadepth import reproduce as P
+    assert not P._STOP.is_set()     # a finished job (even a failed one) does not block later child runs in this process
 
 
 def test_execute_isolated_reports_the_failing_cell(tmp_path):
