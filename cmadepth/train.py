@@ -159,7 +159,7 @@ def _autocast(cfg:Config, device):
     return torch.autocast('cuda', dtype=torch.bfloat16 if cfg.amp == 'bf16' else torch.float16)
 
 def forward_losses(cfg:Config, batch, depth_net, pose_net)->dict:
-    "The total loss of `batch` and its parts (spec §1)."
+    "The total loss of `batch` and its parts: the depth and pose networks, then `losses.compute_losses`."
     from cmadepth.model import predict_poses
     from cmadepth.losses import compute_losses
     out = depth_net(batch.image_aug)
