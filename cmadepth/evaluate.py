@@ -299,7 +299,7 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
 
 # %% ../nbs/14_evaluate.ipynb #190edaba
 def plot_per_class(per_class_by_variant:dict, metric:str='abs_rel', ax=None, min_images:int=1):
-    "Bar plot of `metric` per Cityscapes class, one colour per variant (dict name → per-class DataFrame). Returns the Figure."
+    "Bar plot of `metric` per Cityscapes class, one colour per variant (dict name → per-class DataFrame; several rows per class, e.g. one per seed, give mean ± sd bars). Returns the Figure."
     import pandas as pd, seaborn as sns, matplotlib.pyplot as plt
     if metric not in METRIC_NAMES: raise ValueError(f"metric={metric!r}: allowed are {', '.join(METRIC_NAMES)}")
     frames = []
@@ -312,7 +312,7 @@ def plot_per_class(per_class_by_variant:dict, metric:str='abs_rel', ax=None, min
     order = [c for c in CITYSCAPES_CLASSES if c in set(data['class'])] + sorted(set(data['class']) - set(CITYSCAPES_CLASSES))
     if ax is None: fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(order)), 3.5))
     else: fig = ax.figure
-    sns.barplot(data=data, x='class', y=metric, hue='variant', order=order, ax=ax)
+    sns.barplot(data=data, x='class', y=metric, hue='variant', order=order, ax=ax, errorbar='sd')   # several rows per class: mean ± sd
     ax.set_ylabel(METRIC_TITLES[metric]); ax.set_xlabel('')
     sns.move_legend(ax, 'upper left', bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
     ax.tick_params(axis='x', rotation=60)
