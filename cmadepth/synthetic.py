@@ -29,7 +29,7 @@ __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 
            'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'VELO_TO_CAM_R', 'DEFAULTS',
            'cli', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame', 'degrade_labels',
            'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive', 'split_drives', 'split_lines',
-           'generate', 'main', 'baselines', 'label_agreement']
+           'generate', 'main', 'label_agreement']
 
 # %% ../nbs/12_synthetic.ipynb #4f72bc06
 def intrinsics(height:int, width:int)->np.ndarray:
@@ -868,29 +868,6 @@ cli = command('cmadepth-synth', main)
 
 
 # %% ../nbs/12_synthetic.ipynb #1dc2c274
-def baselines(root, split:str='synth')->dict:
-    """Depth baselines on the test lines of `root/splits/<split>` that need no network, with the evaluation
-    protocol of split `synth` (1e-3 < gt < 80, per-image median scaling, mean of per-image metrics):
-    `constant` (one depth everywhere) and `layout_prior` (the per-pixel median GT depth of the training frames,
-    the same map for every test image). AbsRel and δ<1.25 for each."""
-    root = Path(root); sdir = root / 'splits' / split
-    train = [read_depth_png(depth_gt_path(root, l)) for l in read_split(sdir / 'train_files.txt')]
-    stack = np.stack(train).astype(np.float32); stack[(stack <= 1e-3) | (stack >= 80)] = np.nan
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        prior = np.nanmedian(stack, 0)
-    prior = np.where(np.isfinite(prior), prior, 80.0)
-    test = load_gt_depths(root, split)
-    res = {'constant': [], 'layout_prior': []}
-    for g in test:
-        m = (g > 1e-3) & (g < 80)
-        for k, pred in (('constant', np.ones_like(g)), ('layout_prior', prior)):
-            p = pred[m] * np.median(g[m]) / np.median(pred[m]); p = np.clip(p, 1e-3, 80)
-            r = np.maximum(g[m] / p, p / g[m])
-            res[k].append((np.mean(np.abs(g[m] - p) / g[m]), np.mean(r < 1.25)))
-    return {k: dict(abs_rel=float(np.mean([a for a, _ in v])), a1=float(np.mean([b for _, b in v]))) for k, v in res.items()}
-
 def label_agreement(root)->float:
     "Fraction of pixels where the degraded label set (`segmentation_alt`) equals the primary one."
     from PIL import Image

@@ -123,7 +123,7 @@ def _mark(repro, is_default):
 
 BASELINE_SOURCE = 'baseline (no network)'
 
-def baseline_rows(records, names=('layout prior', 'constant')):
+def baseline_rows(records, names=('layout_prior', 'constant')):
     "The image-independent predictions scored on the same test frames as the runs (from the records, one row per preset and name)."
     import pandas as pd
     rows = []
@@ -132,7 +132,7 @@ def baseline_rows(records, names=('layout prior', 'constant')):
         for name in names:
             if rs and name in rs[0]['baselines']:
                 r0 = rs[0]
-                rows.append(dict(source=BASELINE_SOURCE, method=name, **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'],
+                rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'],
                                  resolution=r0['resolution'], n=1))
     return pd.DataFrame(rows)
 
@@ -279,7 +279,7 @@ def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
             r.update(name=f"{preset}-{r['variant']}-{r['backbone']}-{r['labels']}-{r['cma_layers']}-{r['margin']}-{r['high_res']}-s{s}",
                      preset=preset, dataset='synthetic', resolution='160×544' if r['high_res'] else '96×320', epochs=8, steps=1000,
                      seed=s, config=cfg, metrics=met, metrics_improved_gt=dict(met),
-                     baselines={'layout prior': dict(base, abs_rel=0.2), 'constant': dict(base, abs_rel=0.5)},
+                     baselines={'layout_prior': dict(base, abs_rel=0.2), 'constant': dict(base, abs_rel=0.5)},
                      per_class={c: dict(met, n_images=10) for c in ('road', 'building', 'car', 'vegetation')},
                      hardware='example (not a run)', commit='example')
             out.append(r)
