@@ -38,7 +38,7 @@ def test_ablation_margin_tiny_writes_record(tmp_path):
     assert rec['config_hash'] == R.config_hash(R.experiment_configs('tiny', m=0.2, data_path=tmp_path / 'data')[0])
     for m in (rec['metrics'], rec['metrics_improved_gt'], *rec['baselines'].values()):
         assert all(math.isfinite(m[k]) and m[k] >= 0 for k in R.METRIC_COLS)
-    assert set(rec['baselines']) == {'constant', 'layout_prior', 'untrained'}
+    assert set(rec['baselines']) == {'constant', 'layout_prior'}
     assert (res / 'runs' / 'tiny-full-m0.2-s0.png').stat().st_size > 1000
     assert rec['timings']['train_seconds'] > 0 and rec['n_images'] > 0
 
