@@ -8,7 +8,7 @@ import argparse, os, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message, run_command, check_writable
+from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
 
@@ -213,31 +213,23 @@ def load_train_gt_depths(data_path, split:str, max_frames:int=100)->list:
     return [read_depth_png(p) for p in paths if os.path.exists(p)]
 
 # %% ../nbs/14_evaluate.ipynb #16ebf2db
-def _device(device)->'torch.device':
-    import torch
-    if device in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try: d = torch.device(device)
-    except RuntimeError: raise UserError(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N") from None
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise UserError(f"--device {device!r}: CUDA is not available here; use cpu or auto")
-    return d
-
 def predict_disparities(depth_net, cfg, split:str|None=None, batch_size:int=16, device='auto', loader=None,
                         progress:bool=True)->list:
     "Scaled disparities (h×w float32 arrays at cfg.height×cfg.width) of `depth_net` on the test lines of `split`."
     import torch
-    from tqdm.auto import tqdm
     from cmadepth.layers import disp_to_depth
+    from cmadepth.train import parse_device
     split = split or cfg.eval_split
     if loader is None:
         from cmadepth.kitti import make_loader
         loader = make_loader(cfg.replace(eval_split=split), 'test', augment=False, shuffle=False, batch_size=batch_size)
-    dev = _device(device)
+    dev = parse_device(device, '--device')
     was_training = depth_net.training
     depth_net.to(dev).eval()
     out = []
     try:
         with torch.inference_mode():
-            for batch in tqdm(loader, desc=f'predict {split}', disable=not progress, leave=False):
+            for batch in progress_bar(loader, progress=progress, desc=f'predict {split}', leave=False):
                 disp = depth_net.predict(batch.image.to(dev))
                 scaled, _ = disp_to_depth(disp, cfg.min_depth, cfg.max_depth)
                 out.extend(scaled[:, 0].float().cpu().numpy())
@@ -276,7 +268,8 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
         folder = Path(source)
         if not folder.is_dir(): raise FileNotFoundError(f"weights folder not found: {folder}")
         from cmadepth.checkpoints import load_model
-        cfg, loaded, _ = load_model(folder, _device(device))
+        from cmadepth.train import parse_device
+        cfg, loaded, _ = load_model(folder, parse_device(device, '--device'))
         depth_net = loaded if depth_net is None else depth_net
         name = name or folder.name
     split = split or cfg.eval_split

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .errors import Parser, UserError, command, error_message, run_command, check_writable
+from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
 
 # %% auto #0
 __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS',
@@ -551,9 +551,8 @@ def export_gt_depths(data_path, split:str='eigen', out=None, source:str|None=Non
     m = find_missing(lines, needs)
     if m: raise _missing_error(m, len(lines), f"ground truth of split {split!r} under {root}",
                                "The velodyne scans are inside the KITTI raw drive zips; the annotated maps come from the KITTI depth-completion 'annotated depth maps' archive.")
-    from tqdm.auto import tqdm
     maps = []
-    for l in tqdm(lines, desc=f"gt {split}", disable=not progress):
+    for l in progress_bar(lines, progress=progress, desc=f"gt {split}"):
         d = generate_depth_map(calib_dir(root, l), velodyne_path(root, l), l.cam) if source == 'velodyne' else read_depth_png(depth_gt_path(root, l))
         maps.append(d.astype(np.float32))
     data = np.empty(len(maps), dtype=object)

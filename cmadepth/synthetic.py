@@ -8,7 +8,7 @@ import json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message
+from .errors import Parser, UserError, command, error_message, progress_bar
 from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
     read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
@@ -802,7 +802,6 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
     file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
     a complete-looking dataset. An existing `out` is replaced only if it holds a synthetic dataset (a manifest)."""
-    from tqdm.auto import tqdm
     out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives)
     _remove_stale(out)
     old = _read_manifest(out) if out.exists() else None
@@ -820,10 +819,10 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
         jobs = [(tmp, i, frames, seed, height, width, speed) for i in range(1, drives + 1)]
         if workers > 1:
             import multiprocessing as mp
-            with mp.get_context('spawn').Pool(workers) as pool, tqdm(total=drives, desc='synthetic drives', disable=not progress) as bar:
+            with mp.get_context('spawn').Pool(workers) as pool, progress_bar(total=drives, progress=progress, desc='synthetic drives') as bar:
                 for _ in pool.imap_unordered(_render_one, jobs): bar.update(1)
         else:
-            with tqdm(total=drives * frames, desc='synthetic frames', disable=not progress) as bar:
+            with progress_bar(total=drives * frames, progress=progress, desc='synthetic frames') as bar:
                 for j in jobs: render_drive(*j, progress=bar)
         sp = split_drives(drives, val_drives, test_drives)
         sdir = tmp / 'splits' / 'synth'; sdir.mkdir(parents=True)
