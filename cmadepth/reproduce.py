@@ -224,16 +224,19 @@ def reproduce_main(argv=None):
             ensure_data(cfg, progress=False)
         t_all = time.time()
         before = snapshot_tables(a.results_dir, a.preset)          # on a fresh clone: the committed rows
+        done = set()
         def report_fail(s, e):
             cell = getattr(e, 'exec_count', None)
             what = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
             print(f"cmadepth-reproduce: nbs/{s['notebook']}.ipynb failed" + (f" in cell [{cell}]" if cell is not None else '')
                   + f": {what}\n(the executed copy is in {resolve_path(a.results_dir)/'executed'}; tables already written are unchanged)", file=sys.stderr)
         def finished(s, t0, out):
-            state['k'] += 1
+            state['k'] += 1; done.add(id(s))
             if s['runs']: state['est'] += s['minutes']; state['real'] += (time.time() - t0) / 60
             shown = out.relative_to(root) if out.is_relative_to(root) else out
-            print(f"[{state['k']}/{len(todo)}] {s['notebook']} {_tag(s['params'])}: done in {time.time() - t0:.0f} s → {shown}", flush=True)
+            eta = left([x for x in todo if id(x) not in done])    # calibrated by the runs finished so far
+            print(f"[{state['k']}/{len(todo)}] {s['notebook']} {_tag(s['params'])}: done in {time.time() - t0:.0f} s → {shown}"
+                  + (f" (≈{eta:.0f} min left)" if state['k'] < len(todo) else ''), flush=True)
         train_steps = [s for s in todo if s['runs']]
         other = [s for s in todo if not s['runs']]
         seq = todo if a.jobs <= 1 else [x for x in other if x['notebook'] == 'table1_decoder']
