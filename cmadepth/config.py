@@ -64,7 +64,7 @@ _CHOICES = dict(backbone=('resnet18', 'resnet50'), dataset=('synthetic', 'kitti'
 
 @dataclass
 class Config:
-    "Every option of a cmadepth run. Paper defaults (method spec §7)."
+    "Every option of a cmadepth run. Defaults: the paper's (supp. A.1, A.3), else the authors' code's."
     # --- model
     backbone: str = 'resnet18'        # depth encoder: resnet18 | resnet50 (the pose encoder is always resnet18)
     pretrained: bool|None = None      # ImageNet init: True = required (torchvision downloads it once), None = if in the torch cache, False = never (random)

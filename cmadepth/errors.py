@@ -5,10 +5,11 @@
 # %% ../nbs/00_errors.ipynb #b1519b9c
 from __future__ import annotations
 import argparse, errno, os, sys
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['DEBUG_ENV', 'UserError', 'debug_requested', 'error_message', 'UsageError', 'Parser', 'run_command', 'command',
-           'check_writable']
+           'check_writable', 'progress_bar']
 
 # %% ../nbs/00_errors.ipynb #51391ee5
 class UserError(ValueError):
@@ -86,3 +87,8 @@ def check_writable(path, option:str):
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix='.' + p.name + '.', suffix='.probe', dir=p.parent); os.close(fd); os.remove(probe)
     except OSError as e: raise UserError(f"{option} {p}: cannot write there ({error_message(e)})") from None
+
+# %% ../nbs/00_errors.ipynb #cdef6fbc
+def progress_bar(iterable=None, *, progress:bool=True, **kw):
+    "A `tqdm.auto` bar over `iterable`; hidden when `progress` is False, else governed by tqdm's `TQDM_*` environment."
+    return tqdm(iterable, **kw) if progress else tqdm(iterable, disable=True, **kw)

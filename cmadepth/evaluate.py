@@ -8,7 +8,7 @@ import argparse, os, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message, run_command, check_writable
+from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
 
@@ -213,31 +213,23 @@ def load_train_gt_depths(data_path, split:str, max_frames:int=100)->list:
     return [read_depth_png(p) for p in paths if os.path.exists(p)]
 
 # %% ../nbs/14_evaluate.ipynb #16ebf2db
-def _device(device)->'torch.device':
-    import torch
-    if device in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try: d = torch.device(device)
-    except RuntimeError: raise UserError(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N") from None
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise UserError(f"--device {device!r}: CUDA is not available here; use cpu or auto")
-    return d
-
 def predict_disparities(depth_net, cfg, split:str|None=None, batch_size:int=16, device='auto', loader=None,
                         progress:bool=True)->list:
     "Scaled disparities (h×w float32 arrays at cfg.height×cfg.width) of `depth_net` on the test lines of `split`."
     import torch
-    from tqdm.auto import tqdm
     from cmadepth.layers import disp_to_depth
+    from cmadepth.train import parse_device
     split = split or cfg.eval_split
     if loader is None:
         from cmadepth.kitti import make_loader
         loader = make_loader(cfg.replace(eval_split=split), 'test', augment=False, shuffle=False, batch_size=batch_size)
-    dev = _device(device)
+    dev = parse_device(device, '--device')
     was_training = depth_net.training
     depth_net.to(dev).eval()
     out = []
     try:
         with torch.inference_mode():
-            for batch in tqdm(loader, desc=f'predict {split}', disable=not progress, leave=False):
+            for batch in progress_bar(loader, progress=progress, desc=f'predict {split}', leave=False):
                 disp = depth_net.predict(batch.image.to(dev))
                 scaled, _ = disp_to_depth(disp, cfg.min_depth, cfg.max_depth)
                 out.extend(scaled[:, 0].float().cpu().numpy())
@@ -276,7 +268,8 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
         folder = Path(source)
         if not folder.is_dir(): raise FileNotFoundError(f"weights folder not found: {folder}")
         from cmadepth.checkpoints import load_model
-        cfg, loaded, _ = load_model(folder, _device(device))
+        from cmadepth.train import parse_device
+        cfg, loaded, _ = load_model(folder, parse_device(device, '--device'))
         depth_net = loaded if depth_net is None else depth_net
         name = name or folder.name
     split = split or cfg.eval_split
@@ -295,11 +288,11 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
         else: warnings.warn(f"no dense training ground truth under {cfg.data_path} for split {cfg.split!r}: layout prior skipped")
     if 'untrained' in baselines: base['untrained'] = untrained_baseline(cfg, gt, split, batch_size, device, progress=progress)
     return dict(metrics=res.metrics, per_class=res.per_class, baselines=baseline_table(base),
-                per_image=res.per_image, result=res)
+                per_image=res.per_image, result=res, disps=disps)
 
 # %% ../nbs/14_evaluate.ipynb #190edaba
 def plot_per_class(per_class_by_variant:dict, metric:str='abs_rel', ax=None, min_images:int=1):
-    "Bar plot of `metric` per Cityscapes class, one colour per variant (dict name → per-class DataFrame). Returns the Figure."
+    "Bar plot of `metric` per Cityscapes class, one colour per variant (dict name → per-class DataFrame; several rows per class, e.g. one per seed, give mean ± sd bars). Returns the Figure."
     import pandas as pd, seaborn as sns, matplotlib.pyplot as plt
     if metric not in METRIC_NAMES: raise ValueError(f"metric={metric!r}: allowed are {', '.join(METRIC_NAMES)}")
     frames = []
@@ -312,7 +305,7 @@ def plot_per_class(per_class_by_variant:dict, metric:str='abs_rel', ax=None, min
     order = [c for c in CITYSCAPES_CLASSES if c in set(data['class'])] + sorted(set(data['class']) - set(CITYSCAPES_CLASSES))
     if ax is None: fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(order)), 3.5))
     else: fig = ax.figure
-    sns.barplot(data=data, x='class', y=metric, hue='variant', order=order, ax=ax)
+    sns.barplot(data=data, x='class', y=metric, hue='variant', order=order, ax=ax, errorbar='sd')   # several rows per class: mean ± sd
     ax.set_ylabel(METRIC_TITLES[metric]); ax.set_xlabel('')
     sns.move_legend(ax, 'upper left', bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
     ax.tick_params(axis='x', rotation=60)

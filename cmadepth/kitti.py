@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .errors import Parser, UserError, command, error_message, run_command, check_writable
+from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
 
 # %% auto #0
 __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS',
@@ -108,10 +108,10 @@ def cam_calib(calib_dir, cam:int=2)->dict:
     W, H = _need(c, f'S_rect_0{cam}', 2, p).astype(np.int64)
     return dict(P_rect=_need(c, f'P_rect_0{cam}', 12, p).reshape(3, 4), R_rect=R, size=(int(H), int(W)))
 
-K_NORM = np.array([[0.58, 0, 0.5, 0], [0, 1.92, 0.5, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64)   # spec §8, normalised by W and H
+K_NORM = np.array([[0.58, 0, 0.5, 0], [0, 1.92, 0.5, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64)   # Monodepth2's KITTI intrinsics, normalised by W and H
 
 def kitti_intrinsics(height:int, width:int)->tuple:
-    "The training intrinsics of spec §8: normalised K (`K_NORM`: fx 0.58, fy 1.92, c 0.5) scaled to W×H, and its pseudo-inverse (4×4 float32)."
+    "The training intrinsics (Monodepth2's): normalised K (`K_NORM`: fx 0.58, fy 1.92, c 0.5) scaled to W×H, and its pseudo-inverse (4×4 float32)."
     K = K_NORM.astype(np.float32)
     K[0, :3] *= width; K[1, :3] *= height
     return K, np.linalg.pinv(K).astype(np.float32)
@@ -128,7 +128,7 @@ def load_velodyne_points(path)->np.ndarray:
     return pts
 
 def project_velodyne(points:np.ndarray, P_velo2im:np.ndarray, size:tuple)->np.ndarray:
-    "Depth map H×W (float64) from N×4 homogeneous velodyne points and the 3×4 velodyne → image matrix (spec §9)."
+    "Depth map H×W (float64) from N×4 homogeneous velodyne points and the 3×4 velodyne → image matrix, as Monodepth2's ground-truth export."
     H, W = size
     pts = points[points[:, 0] >= 0]
     im = pts @ P_velo2im.T                            # N×3 (u·z, v·z, z)
@@ -352,7 +352,7 @@ def _to_tensor(im:Image.Image):
     return torch.from_numpy(np.asarray(im, dtype=np.float32)/255).permute(2, 0, 1).contiguous()
 
 class KittiDataset:
-    """KITTI raw (or synthetic) frames of `subset` as dicts with `Batch` field names (spec §8).
+    """KITTI raw (or synthetic) frames of `subset` as dicts with `Batch` field names.
     Every needed file is checked when the dataset is built; one error names the first missing file and its split line."""
     def __init__(self, cfg, # `Config`: data_path, split/eval_split, labels, height, width, scales, frame_ids, img_ext, seed
                  subset:str, # train | val | test
@@ -551,9 +551,8 @@ def export_gt_depths(data_path, split:str='eigen', out=None, source:str|None=Non
     m = find_missing(lines, needs)
     if m: raise _missing_error(m, len(lines), f"ground truth of split {split!r} under {root}",
                                "The velodyne scans are inside the KITTI raw drive zips; the annotated maps come from the KITTI depth-completion 'annotated depth maps' archive.")
-    from tqdm.auto import tqdm
     maps = []
-    for l in tqdm(lines, desc=f"gt {split}", disable=not progress):
+    for l in progress_bar(lines, progress=progress, desc=f"gt {split}"):
         d = generate_depth_map(calib_dir(root, l), velodyne_path(root, l), l.cam) if source == 'velodyne' else read_depth_png(depth_gt_path(root, l))
         maps.append(d.astype(np.float32))
     data = np.empty(len(maps), dtype=object)

@@ -62,7 +62,7 @@ class PoseNet(nn.Module):
         return transformation_from_parameters(axisangle, translation, invert=invert)
 
 def predict_poses(pose_net:PoseNet, batch:Batch, cfg:Config)->dict:
-    "{frame id: B×4×4 T mapping target-camera points into that neighbour's camera} (spec §1.4, §2.2)."
+    "{frame id: B×4×4 T mapping target-camera points into that neighbour's camera}; the pairs are [I₀, I₊₁] and [I₋₁, I₀], the second inverted."
     poses = {}
     for k, f in enumerate(cfg.frame_ids[1:]):
         nb = batch.neighbours_aug[:, k]

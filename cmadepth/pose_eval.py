@@ -6,6 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np
+from .errors import progress_bar
 
 # %% auto #0
 __all__ = ['read_poses', 'gt_relative', 'snippet_positions', 'snippet_ate', 'translation_cosine', 'pose_metrics',
@@ -67,7 +68,6 @@ def pose_diagnostic(pose_net, cfg, subset:str='test', batch_size:int=8, device='
     """`pose_metrics` of `pose_net` on the frame pairs (t, t+1) of every line of `subset` (split `cfg.split`),
     against `<drive>/poses.txt`; None without ground-truth poses or without frame +1 in `cfg.frame_ids`."""
     import torch
-    from tqdm.auto import tqdm
     from cmadepth.kitti import make_loader
     from cmadepth.model import predict_poses
     if 1 not in cfg.frame_ids: return None
@@ -82,7 +82,7 @@ def pose_diagnostic(pose_net, cfg, subset:str='test', batch_size:int=8, device='
     was = pose_net.training; pose_net.eval()
     try:
         with torch.no_grad():
-            for batch in tqdm(loader, desc=f'pose {subset}', disable=not progress, leave=False):
+            for batch in progress_bar(loader, progress=progress, desc=f'pose {subset}', leave=False):
                 batch = batch.to(device)
                 T = predict_poses(pose_net, batch, cfg)[1].double().cpu().numpy()
                 for i, Ti in zip(batch.index.tolist(), T):

@@ -14,7 +14,7 @@ __all__ = ['IMAGE_EXTS', 'BACKENDS', 'cli', 'colorize_disparity', 'colorize_segm
            'default_out_dir', 'write_prediction', 'list_images', 'Predictor', 'main']
 
 # %% ../nbs/15_predict.ipynb #c1ab60ab
-from .errors import Parser, UserError, command, error_message, run_command
+from .errors import Parser, UserError, command, error_message, run_command, progress_bar
 from .kitti import train_id_palette, to_rgb   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
@@ -78,14 +78,6 @@ def upsample_argmax(logits, size:tuple)->'torch.Tensor':
     return idx
 
 # %% ../nbs/15_predict.ipynb #8be5482e
-def _device(device)->'torch.device':
-    import torch
-    if device in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try: d = torch.device(device)
-    except RuntimeError: raise UserError(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N") from None
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise UserError(f"--device {device!r}: CUDA is not available here; use cpu or auto")
-    return d
-
 def default_out_dir(input)->Path:
     "`<input folder>/cmadepth_predictions` (for a file: beside it)."
     p = Path(input)
@@ -151,7 +143,8 @@ class Predictor:
             return
         if weights is not None and Path(weights).suffix.lower() == '.onnx':
             raise UserError(f"--weights {weights}: an ONNX file; run it with --backend onnxruntime (the torch backend takes a weights folder)")
-        self.device = _device(device)
+        from cmadepth.train import parse_device
+        self.device = parse_device(device, '--device')
         if weights is not None:
             if cfg is not None or model is not None: raise ValueError("give either weights (a folder that carries its config) or cfg/model, not both")
             from cmadepth.checkpoints import load_model
@@ -213,8 +206,7 @@ class Predictor:
         out_dir.mkdir(parents=True, exist_ok=True)
         it = zip(paths, _stems(paths))
         if progress and Path(input).is_dir():
-            from tqdm.auto import tqdm
-            it = tqdm(list(it), desc='cmadepth-predict', unit='image')
+            it = progress_bar(list(it), desc='cmadepth-predict', unit='image')
         files = []
         for p, stem in it: files += write_prediction(self.predict_image(p), out_dir, stem)
         return files

@@ -13,8 +13,9 @@ from .errors import command
 
 
 # %% auto #0
-__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'plan', 'job_speedup', 'stop_children', 'clean_temp',
-           'execute', 'NotebookFailed', 'execute_isolated', 'reproduce_main']
+__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KEYS', 'plan', 'job_speedup', 'stop_children',
+           'clean_temp', 'execute', 'NotebookFailed', 'execute_isolated', 'reproduce_main', 'snapshot_tables',
+           'compare_tables', 'print_comparison']
 
 # %% ../nbs/22_reproduce.ipynb #b212eb42
 QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
@@ -59,8 +60,9 @@ def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
         seen.update(names)
         mins = 0.0 if reused else sum(_run_minutes(c) for c in cfgs if c.name not in seen_before)
         out.append(dict(notebook=nb, params=params, tables=tables, runs=names, reused=reused, minutes=mins))
-    if only is None or only & {'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', *{t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}}:
-        out.append(dict(notebook='tables', params=dict(preset=preset, only=','.join(sorted(only)) if only else ''), tables=['table3', 'table4', 'table5', 'table6', 'table7', 'fig1'], runs=[], reused=False, minutes=0.3))
+    tabulated = ['table2_variants', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1']
+    if only is None or only & {*tabulated, *{t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}}:
+        out.append(dict(notebook='tables', params=dict(preset=preset, only=','.join(sorted(only)) if only else ''), tables=tabulated, runs=[], reused=False, minutes=0.3))
     if only is None or 'table1' in only: out.insert(0, dict(notebook='table1_decoder', params={}, tables=['table1'], runs=[], reused=False, minutes=0.2))
     if only is None or 'table2' in only:
         out.insert(1 if out and out[0]['notebook'] == 'table1_decoder' else 0,
@@ -221,16 +223,20 @@ def reproduce_main(argv=None):
                 print(f"rendering the synthetic data into {cfg.data_path} (once) …", flush=True)
             ensure_data(cfg, progress=False)
         t_all = time.time()
+        before = snapshot_tables(a.results_dir, a.preset)          # on a fresh clone: the committed rows
+        done = set()
         def report_fail(s, e):
             cell = getattr(e, 'exec_count', None)
             what = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', e)}"
             print(f"cmadepth-reproduce: nbs/{s['notebook']}.ipynb failed" + (f" in cell [{cell}]" if cell is not None else '')
                   + f": {what}\n(the executed copy is in {resolve_path(a.results_dir)/'executed'}; tables already written are unchanged)", file=sys.stderr)
         def finished(s, t0, out):
-            state['k'] += 1
+            state['k'] += 1; done.add(id(s))
             if s['runs']: state['est'] += s['minutes']; state['real'] += (time.time() - t0) / 60
             shown = out.relative_to(root) if out.is_relative_to(root) else out
-            print(f"[{state['k']}/{len(todo)}] {s['notebook']} {_tag(s['params'])}: done in {time.time() - t0:.0f} s → {shown}", flush=True)
+            eta = left([x for x in todo if id(x) not in done])    # calibrated by the runs finished so far
+            print(f"[{state['k']}/{len(todo)}] {s['notebook']} {_tag(s['params'])}: done in {time.time() - t0:.0f} s → {shown}"
+                  + (f" (≈{eta:.0f} min left)" if state['k'] < len(todo) else ''), flush=True)
         train_steps = [s for s in todo if s['runs']]
         other = [s for s in todo if not s['runs']]
         seq = todo if a.jobs <= 1 else [x for x in other if x['notebook'] == 'table1_decoder']
@@ -274,8 +280,61 @@ def reproduce_main(argv=None):
         stop_children(); clean_temp(a.results_dir)
         _STOP.clear(); _KEEP.clear()  # the job is over: later work in this process (a notebook, a test) may start children again
     rd = resolve_path(a.results_dir)
+    print_comparison(compare_tables(before, snapshot_tables(a.results_dir, a.preset)))
     print(f"all done in {(time.time() - t_all) / 60:.1f} min; tables: {rd}/table*.md (and .csv), figures: {rd}/*.png, "
           f"run records: {rd}/runs/", flush=True)
     return 0
 
 reproduce_cli = command('cmadepth-reproduce', reproduce_main)
+
+# %% ../nbs/22_reproduce.ipynb #b8120909
+TABLE_KEYS = {'table2_variants': ['method'], 'table3_high_res': ['method', 'backbone'], 'table4_improved_gt': ['method'],
+              'table5_backbone_labels': ['backbone', 'labels'], 'table6_cma_layers': ['cma_layers'], 'table7_margin': ['margin']}
+
+def snapshot_tables(results_dir='results', preset:str='quick')->dict:
+    "{table stem: its reproduced rows of `preset`} as the results folder holds them now (missing tables are left out)."
+    import pandas as pd
+    out = {}
+    for stem in TABLE_KEYS:
+        p = resolve_path(results_dir)/f'{stem}.csv'
+        if not p.exists(): continue
+        df = pd.read_csv(p)
+        if 'source' not in df or 'preset' not in df: continue
+        out[stem] = df[(df.source == 'reproduced') & (df.preset.astype(str) == str(preset))].reset_index(drop=True)
+    return out
+
+def _pooled(a, b)->float|None:
+    "Pooled sd of two rows (`abs_rel_sd`, `n`), None when either has fewer than 2 seeds."
+    import math
+    na, nb = int(a.get('n') or 1), int(b.get('n') or 1)
+    sa, sb = a.get('abs_rel_sd'), b.get('abs_rel_sd')
+    if na < 2 or nb < 2 or sa is None or sb is None or sa != sa or sb != sb: return None
+    return math.sqrt(((na - 1) * sa ** 2 + (nb - 1) * sb ** 2) / (na + nb - 2))
+
+def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->'pd.DataFrame':
+    "Per reproduced row of `after`: `metric` before and now (mean ± sd, n) and whether they agree within `k` pooled sds."
+    import pandas as pd
+    rows = []
+    for stem, new in after.items():
+        keys = TABLE_KEYS[stem]; old = before.get(stem)
+        for _, r in new.iterrows():
+            key = ', '.join(f'{c}={r[c]}' for c in keys)
+            o = None
+            if old is not None and len(old):
+                hit = old[(old[keys].astype(str) == r[keys].astype(str).values).all(axis=1)]
+                o = hit.iloc[0] if len(hit) else None
+            fmt = lambda x: f"{x[metric]:.3f}" + (f" ± {x[metric + '_sd']:.3f}" if x.get(metric + '_sd') == x.get(metric + '_sd') and x.get(metric + '_sd') is not None else '') + f" (n={int(x.get('n') or 1)})"
+            if o is None: verdict = 'new'
+            else:
+                sp = _pooled(o, r)
+                verdict = 'single seed' if sp is None else ('agree' if abs(r[metric] - o[metric]) <= k * sp else 'differ')
+            rows.append(dict(table=stem, row=key, before='' if o is None else fmt(o), now=fmt(r), verdict=verdict))
+    return pd.DataFrame(rows, columns=['table', 'row', 'before', 'now', 'verdict'])
+
+def print_comparison(cmp, say=print):
+    "The end-of-job lines: one per row, then a count of rows that agree."
+    if not len(cmp): say("no reproduced rows to compare"); return
+    say(f"AbsRel now vs before this job (agree: within 2× the pooled sd of their seeds):")
+    for _, r in cmp.iterrows(): say(f"  {r.table:24s} {r.row:34s} before {r.before or '—':24s} now {r.now:24s} {r.verdict}")
+    c = cmp.verdict.value_counts()
+    say('  ' + ', '.join(f"{n} {v}" for v, n in c.items()))

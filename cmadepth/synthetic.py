@@ -8,7 +8,7 @@ import json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message
+from .errors import Parser, UserError, command, error_message, progress_bar
 from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
     read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
@@ -29,7 +29,7 @@ __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 
            'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'VELO_TO_CAM_R', 'DEFAULTS',
            'cli', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame', 'degrade_labels',
            'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive', 'split_drives', 'split_lines',
-           'generate', 'main', 'baselines', 'label_agreement']
+           'generate', 'main', 'label_agreement']
 
 # %% ../nbs/12_synthetic.ipynb #4f72bc06
 def intrinsics(height:int, width:int)->np.ndarray:
@@ -802,7 +802,6 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
     file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
     a complete-looking dataset. An existing `out` is replaced only if it holds a synthetic dataset (a manifest)."""
-    from tqdm.auto import tqdm
     out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives)
     _remove_stale(out)
     old = _read_manifest(out) if out.exists() else None
@@ -820,10 +819,10 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
         jobs = [(tmp, i, frames, seed, height, width, speed) for i in range(1, drives + 1)]
         if workers > 1:
             import multiprocessing as mp
-            with mp.get_context('spawn').Pool(workers) as pool, tqdm(total=drives, desc='synthetic drives', disable=not progress) as bar:
+            with mp.get_context('spawn').Pool(workers) as pool, progress_bar(total=drives, progress=progress, desc='synthetic drives') as bar:
                 for _ in pool.imap_unordered(_render_one, jobs): bar.update(1)
         else:
-            with tqdm(total=drives * frames, desc='synthetic frames', disable=not progress) as bar:
+            with progress_bar(total=drives * frames, progress=progress, desc='synthetic frames') as bar:
                 for j in jobs: render_drive(*j, progress=bar)
         sp = split_drives(drives, val_drives, test_drives)
         sdir = tmp / 'splits' / 'synth'; sdir.mkdir(parents=True)
@@ -868,29 +867,6 @@ cli = command('cmadepth-synth', main)
 
 
 # %% ../nbs/12_synthetic.ipynb #1dc2c274
-def baselines(root, split:str='synth')->dict:
-    """Depth baselines on the test lines of `root/splits/<split>` that need no network, with the evaluation
-    protocol of split `synth` (1e-3 < gt < 80, per-image median scaling, mean of per-image metrics):
-    `constant` (one depth everywhere) and `layout_prior` (the per-pixel median GT depth of the training frames,
-    the same map for every test image). AbsRel and δ<1.25 for each."""
-    root = Path(root); sdir = root / 'splits' / split
-    train = [read_depth_png(depth_gt_path(root, l)) for l in read_split(sdir / 'train_files.txt')]
-    stack = np.stack(train).astype(np.float32); stack[(stack <= 1e-3) | (stack >= 80)] = np.nan
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        prior = np.nanmedian(stack, 0)
-    prior = np.where(np.isfinite(prior), prior, 80.0)
-    test = load_gt_depths(root, split)
-    res = {'constant': [], 'layout_prior': []}
-    for g in test:
-        m = (g > 1e-3) & (g < 80)
-        for k, pred in (('constant', np.ones_like(g)), ('layout_prior', prior)):
-            p = pred[m] * np.median(g[m]) / np.median(pred[m]); p = np.clip(p, 1e-3, 80)
-            r = np.maximum(g[m] / p, p / g[m])
-            res[k].append((np.mean(np.abs(g[m] - p) / g[m]), np.mean(r < 1.25)))
-    return {k: dict(abs_rel=float(np.mean([a for a, _ in v])), a1=float(np.mean([b for _, b in v]))) for k, v in res.items()}
-
 def label_agreement(root)->float:
     "Fraction of pixels where the degraded label set (`segmentation_alt`) equals the primary one."
     from PIL import Image

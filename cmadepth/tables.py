@@ -12,9 +12,10 @@ from .experiments import _atomic_write
 
 
 # %% auto #0
-__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'TABLE_NOTES', 'TABLES', 'FIGURES', 'write_table', 'mark_vs_default', 'table3', 'table4',
-           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
-           'fig_cma_layers', 'fig_per_class', 'keep_other_presets', 'publish_tables']
+__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES', 'TABLES', 'FIGURES',
+           'write_table', 'mark_vs_default', 'baseline_rows', 'table2_variants', 'table3', 'table4', 'table5', 'table6',
+           'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers',
+           'fig_per_class', 'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
 def write_table(df, path_stem, title:str='', note:str='')->tuple:
@@ -110,6 +111,54 @@ def _std_full(r, **want)->bool:
     base.update(want)
     return c['semantics'] and c['sgt'] and not r['high_res'] and all(r[k] == v for k, v in base.items() if v is not None)
 
+def _std(r, **want)->bool:
+    "A standard-resolution record whose registry fields equal the method's defaults at its preset, except those in `want` (None: any value)."
+    base = method_defaults(r['preset']); base.update(want)
+    return not r['high_res'] and all(r[k] == v for k, v in base.items() if v is not None)
+
+def _mark(repro, is_default):
+    "Add the `vs_default` column (see `mark_vs_default`) when there are reproduced rows."
+    if len(repro): repro['vs_default'] = mark_vs_default(repro, is_default)
+    return repro
+
+BASELINE_SOURCE = 'baseline (no network)'
+
+def baseline_rows(records, names=('layout_prior', 'constant')):
+    "The image-independent predictions scored on the same test frames as the runs (from the records, one row per preset and name)."
+    import pandas as pd
+    rows = []
+    for p in sorted({r['preset'] for r in records}):
+        rs = [r for r in records if r['preset'] == p and r.get('baselines')]
+        for name in names:
+            if rs and name in rs[0]['baselines']:
+                r0 = rs[0]
+                rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'],
+                                 resolution=r0['resolution'], n=1))
+    return pd.DataFrame(rows)
+
+COST_COLS = ['train_time_ratio', 'memory_ratio', 'inference_ratio']
+
+def table2_variants(records):
+    """The five variants of supplementary Table 2 (Monodepth2, w/ semantics, w/ CMA, w/o CMA w/ SGT, full) trained and
+    evaluated here: mean ± sd over seeds, `vs_default` against the full model, beside the paper's cost ratios of the same
+    variant (`paper_*`); the image-independent baselines on the same test frames close the table."""
+    import pandas as pd
+    from cmadepth.config import VARIANTS, VARIANT_TITLES
+    cost = paper_table(2).set_index('variant')
+    rs = [r for r in records if r['variant'] in VARIANTS and _std(r, cma_layers=None)]
+    repro = _group(rs, ['variant'])
+    if len(repro):
+        repro = repro.iloc[sorted(range(len(repro)), key=lambda i: (repro.preset[i], list(VARIANTS).index(repro.variant[i])))].reset_index(drop=True)
+        repro['method'] = repro.variant.map(VARIANT_TITLES)
+        _mark(repro, repro.variant == 'full')
+        for c in COST_COLS: repro['paper_' + c] = repro.variant.map(cost[c])
+    base = baseline_rows(rs)
+    out = pd.concat([repro, base], ignore_index=True) if len(base) else repro
+    cols = ['source', 'method', *METRIC_COLS, *[m + '_sd' for m in METRIC_COLS], 'n', 'vs_default', *['paper_' + c for c in COST_COLS], *PROVENANCE]
+    for c in cols:
+        if c not in out: out[c] = None
+    return out[cols].reset_index(drop=True)
+
 def table3(records):
     "Table 3: high resolution (paper: 320×1024, K = 7), Eigen test split."
     p = paper_table(3).rename(columns={'size': 'resolution'})
@@ -121,6 +170,7 @@ def table3(records):
         repro['method'] = [f"{'FSRE-Depth' if v == 'full' else v} (this code)" for v in repro.variant]
         repro['semantics'] = [v != 'monodepth2' for v in repro.variant]
         repro['backbone'] = repro.backbone.map({'resnet18': 'ResNet18', 'resnet50': 'ResNet50'})
+        _mark(repro, (repro.variant == 'full') & (repro.backbone == 'ResNet18'))
     return _assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS])
 
 def table4(records):
@@ -134,12 +184,14 @@ def table4(records):
         repro['method'] = [f"{'FSRE-Depth' if v == 'full' else v} (this code){', high resolution' if h else ''}"
                            for v, h in zip(repro.variant, repro.high_res)]
         repro['backbone'] = 'ResNet18'; repro['semantics'] = [v != 'monodepth2' for v in repro.variant]
+        _mark(repro, (repro.variant == 'full') & ~repro.high_res.astype(bool))
     return _assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS])
 
 def table5(records):
     "Table 5: backbone (ResNet-18/50) × segmentation label source (primary / alternative), full method."
     p = _paper_rows(paper_table(5))
     repro = _group([r for r in records if _std_full(r, backbone=None, labels=None)], ['backbone', 'labels'])
+    _mark(repro, (repro.backbone == 'resnet18') & (repro.labels == 'primary') if len(repro) else None)
     out = _assemble(p, repro, ['backbone', 'labels', *METRIC_COLS])
     out.insert(3, 'label_source', out['labels'].map(LABEL_SOURCES))
     return out
@@ -148,27 +200,36 @@ def table6(records):
     "Table 6: which decoder layers get CMA (full method otherwise)."
     p = _paper_rows(paper_table(6))
     repro = _group([r for r in records if _std_full(r, cma_layers=None) and r['cma_layers']], ['cma_layers'], ['abs_rel', 'sq_rel', 'a1'])
-    if len(repro): repro['vs_default'] = mark_vs_default(repro, repro.cma_layers == repro.preset.map(lambda p: default_value('cma_layers', p)))
+    if len(repro): _mark(repro, repro.cma_layers == repro.preset.map(lambda p: default_value('cma_layers', p)))
     return _assemble(p, repro, ['cma_layers', 'abs_rel', 'sq_rel', 'a1'])
 
 def table7(records):
     "Table 7: the SGT margin m (full method otherwise)."
     p = _paper_rows(paper_table(7))
     repro = _group([r for r in records if _std_full(r, margin=None)], ['margin'], ['abs_rel', 'sq_rel', 'a1'])
-    if len(repro): repro['vs_default'] = mark_vs_default(repro, repro.margin == repro.preset.map(lambda p: default_value('m', p)))
+    if len(repro): _mark(repro, repro.margin == repro.preset.map(lambda p: default_value('m', p)))
     return _assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1'])
 
+VS_DEFAULT_NOTE = ("vs_default: whether a row's mean AbsRel differs from the default row's (the full method at the preset's defaults) "
+                   "by more than twice the pooled sd of their seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'within 2·sd' means the "
+                   "seeds cannot tell the two apart.")
 TABLE_NOTES = {
+    2: "The variants of the supplementary's Table 2 trained with the same preset and seeds. paper_*: the supplementary's cost "
+       "ratios to Monodepth2 (training time, GPU memory × GPUs, inference time); this code's measured costs are in "
+       "table2_cost.md. `baseline (no network)`: one depth map for every test image, scored like a prediction on the same "
+       "frames — the layout prior is the per-pixel median depth of the training frames; only below it is depth read from the image.",
     3: "Paper: 320×1024 with K = 7. Reproduced: 5/3 of the preset's resolution (rounded to multiples of 32) with K = 7.",
     4: "Paper: 652 Eigen test frames with the improved ground truth, no crop, the 192×640 models. Reproduced: the same model(s) "
        "re-scored without re-training — KITTI: split eigen_benchmark; synthetic data: the test split's dense ground truth without "
        "crop or depth cap (the eigen_benchmark masking).",
     5: "On the synthetic data, `alternative` is the renderer's second, differently degraded pseudo-label set (segmentation_alt/).",
     6: "Paper layers l: 0 = deepest (stride 16) … 4 = full resolution; the method uses 0,1,2.",
-    7: f"m: the SGT margin (method default {default_value('m', 'paper'):g}). vs_default: whether a row's mean AbsRel differs from the default row's by more than twice the pooled sd of their seeds.",
+    7: f"m: the SGT margin (method default {default_value('m', 'paper'):g}).",
 }
+TABLE_NOTES = {n: f"{t} {VS_DEFAULT_NOTE}" for n, t in TABLE_NOTES.items()}
 
-TABLES = {3: ('table3_high_res', table3, 'Table 3: high-resolution training (K = 7)'),
+TABLES = {2: ('table2_variants', table2_variants, 'Table 2 variants: accuracy of the five variants (costs: table2_cost)'),
+          3: ('table3_high_res', table3, 'Table 3: high-resolution training (K = 7)'),
           4: ('table4_improved_gt', table4, 'Table 4: evaluation with the improved ground truth'),
           5: ('table5_backbone_labels', table5, 'Table 5: backbone × segmentation labels'),
           6: ('table6_cma_layers', table6, 'Table 6: CMA layers'),
@@ -201,7 +262,8 @@ def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
     import numpy as np
     rng = np.random.default_rng(rng_seed)
     base = dict(abs_rel=0.105, sq_rel=0.72, rmse=4.5, rmse_log=0.18, a1=0.886, a2=0.964, a3=0.984)
-    runs = [dict(variant='monodepth2', cma_layers=''), dict(variant='semantics', cma_layers=''), dict(variant='full'),
+    runs = [dict(variant='monodepth2', cma_layers=''), dict(variant='semantics', cma_layers=''), dict(variant='cma'),
+            dict(variant='sgt', cma_layers=''), dict(variant='full'),
             *[dict(variant='full', margin=m) for m in (0.1, 0.2, 0.4)],
             *[dict(variant='full' if l == '0,1,2' else 'custom', cma_layers=l) for l in ('0,1', '0,1,2,3', '0,1,2,3,4')],
             dict(variant='full', labels='alternative'), dict(variant='full', backbone='resnet50'),
@@ -216,7 +278,8 @@ def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
             cfg = dict(semantics=r['variant'] != 'monodepth2', sgt=r['variant'] in ('full', 'custom'))
             r.update(name=f"{preset}-{r['variant']}-{r['backbone']}-{r['labels']}-{r['cma_layers']}-{r['margin']}-{r['high_res']}-s{s}",
                      preset=preset, dataset='synthetic', resolution='160×544' if r['high_res'] else '96×320', epochs=8, steps=1000,
-                     seed=s, config=cfg, metrics=met, metrics_improved_gt=dict(met), baselines={},
+                     seed=s, config=cfg, metrics=met, metrics_improved_gt=dict(met),
+                     baselines={'layout_prior': dict(base, abs_rel=0.2), 'constant': dict(base, abs_rel=0.5)},
                      per_class={c: dict(met, n_images=10) for c in ('road', 'building', 'car', 'vegetation')},
                      hardware='example (not a run)', commit='example')
             out.append(r)
@@ -245,21 +308,21 @@ def fig_margin(records, metric:str='abs_rel'): return fig_ablation(table7(record
 def fig_cma_layers(records, metric:str='abs_rel'): return fig_ablation(table6(records), 'cma_layers', metric, 'CMA layers (Table 6)')
 
 def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:str='abs_rel'):
-    "Per-class `metric` of the standard-resolution ResNet-18 runs of `variants` (first seed; supplementary Fig. 1)."
+    "Per-class `metric` of the standard-resolution runs of `variants` at the method's defaults: bars = mean over seeds, error bars = their sd (supplementary Fig. 1)."
     import pandas as pd
     from cmadepth.evaluate import plot_per_class
     from cmadepth.config import VARIANT_TITLES
     by = {}
     for v in variants:
-        rs = sorted([r for r in records if r['variant'] == v and not r['high_res'] and r['backbone'] == 'resnet18'
-                     and r['labels'] == 'primary' and r.get('per_class') and (v != 'full' or _std_full(r))], key=lambda r: r['seed'])
-        if rs: by[VARIANT_TITLES.get(v, v)] = pd.DataFrame.from_dict(rs[0]['per_class'], orient='index').astype(float)
+        rs = sorted([r for r in records if r['variant'] == v and r.get('per_class') and _std(r, cma_layers=None)], key=lambda r: r['seed'])
+        n = len(rs)
+        if rs: by[f"{VARIANT_TITLES.get(v, v)} (n={n})"] = pd.concat([pd.DataFrame.from_dict(r['per_class'], orient='index').astype(float) for r in rs])
     if not by: raise ValueError(f"fig_per_class: no record with per-class metrics for variants {', '.join(variants)}")
     return plot_per_class(by, metric)
 
 # %% ../nbs/21_tables.ipynb #59c0a8a1
 FIGURES = {'fig_margin': (fig_margin, ('fig_margin', 'table7')), 'fig_cma_layers': (fig_cma_layers, ('fig_cma_layers', 'table6')),
-           'fig_per_class': (fig_per_class, ('fig1',))}
+           'fig_per_class': (fig_per_class, ('fig1', 'table2_variants'))}
 
 def keep_other_presets(df, csv, preset:str):
     "`df` (a table of `preset`'s records) plus the reproduced rows of other presets already in `csv`: one preset's run never removes another's rows."
@@ -288,7 +351,7 @@ def publish_tables(records, results_dir='results', only=None, preset=None)->tupl
     try:
         tables = {}
         for n, (stem, fn, title) in TABLES.items():
-            if not want(f'table{n}'): continue
+            if not want(f'table{n}', stem): continue
             df = fn(records)
             if preset not in (None, 'all'): df = keep_other_presets(df, out/f'{stem}.csv', preset)
             tables[n] = df

@@ -15,10 +15,10 @@ import torch.distributed as dist
 from torch import nn
 
 from .config import Config, check_network_size
-from .errors import Parser, UserError, UsageError, command, error_message
+from .errors import Parser, UserError, UsageError, command, error_message, progress_bar
 
 # %% auto #0
-__all__ = ['cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
+__all__ = ['cli', 'seed_everything', 'parse_device', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
            'CPUSyncBatchNorm', 'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights',
            'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint',
            'prune_checkpoints', 'load_checkpoint', 'run_dir_of', 'config_differences', 'load_newest_checkpoint',
@@ -30,17 +30,23 @@ def seed_everything(seed:int):
     "Seed Python, numpy and torch (all devices)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
 
-def resolve_device(cfg:Config)->torch.device:
-    "The device `cfg.device` names; 'auto' is CUDA when available (this rank's GPU under torchrun), else CPU."
-    if cfg.device == 'auto':
-        if torch.cuda.is_available():
-            return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+def parse_device(name, option:str='device')->torch.device:
+    """The torch device `name` names; 'auto' (or None) is CUDA when available (this rank's GPU under torchrun), else
+    the CPU. An unknown name, or CUDA where there is none, is a one-line `UserError` naming `option` (`device` for the
+    config option, `--device` for a command's flag). The only place cmadepth turns a device name into a device."""
+    if name in (None, 'auto'):
+        if torch.cuda.is_available(): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
         return torch.device('cpu')
-    try: dev = torch.device(cfg.device)
-    except RuntimeError: raise UserError(f"device={cfg.device!r}: allowed are auto, cpu, cuda, cuda:N") from None
+    what = f"{option} {name!r}" if option.startswith('-') else f"{option}={name!r}"
+    try: dev = torch.device(name)
+    except (RuntimeError, TypeError): raise UserError(f"{what}: allowed are auto, cpu, cuda, cuda:N") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise UserError(f"device={cfg.device!r} but CUDA is not available here; use device=cpu or device=auto")
+        raise UserError(f"{what}: CUDA is not available here; use cpu or auto")
     return dev
+
+def resolve_device(cfg:Config)->torch.device:
+    "The device of the config option `cfg.device` (`parse_device`)."
+    return parse_device(cfg.device, 'device')
 
 def git_commit(path='.')->str:
     """The commit of the checkout that holds `path`, + '-dirty' when tracked files other than outputs
@@ -159,7 +165,7 @@ def _autocast(cfg:Config, device):
     return torch.autocast('cuda', dtype=torch.bfloat16 if cfg.amp == 'bf16' else torch.float16)
 
 def forward_losses(cfg:Config, batch, depth_net, pose_net)->dict:
-    "The total loss of `batch` and its parts (spec §1)."
+    "The total loss of `batch` and its parts: the depth and pose networks, then `losses.compute_losses`."
     from cmadepth.model import predict_poses
     from cmadepth.losses import compute_losses
     out = depth_net(batch.image_aug)
@@ -353,7 +359,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     is called after every step (tests use it to interrupt a run). `keep_checkpoints` > 0 keeps only the newest that many
     epoch checkpoints and the best one (0: all). Nothing is written before the configuration and the data pass their checks.
     Returns the run's summary."""
-    from tqdm.auto import tqdm
     from cmadepth.kitti import make_loader, set_loader_epoch
     cfg.validate()
     check_network_size(cfg.height, cfg.width)
@@ -404,7 +409,7 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
             set_loader_epoch(train_loader, epoch)
             torch.manual_seed(cfg.seed * 100003 + epoch * 1009 + info.rank)   # auto-mask noise etc. replay on resume
             t0 = time.time()
-            bar = tqdm(train_loader, desc=f"{cfg.name} epoch {epoch+1}/{cfg.epochs}", disable=not (progress and info.main),
+            bar = progress_bar(train_loader, progress=progress and info.main, desc=f"{cfg.name} epoch {epoch+1}/{cfg.epochs}",
                        leave=False, dynamic_ncols=True)
             for batch in bar:
                 batch = batch.to(device, non_blocking=True)

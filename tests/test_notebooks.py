@@ -29,3 +29,12 @@ def test_decoder_parts_are_named_not_indexed():
             for pat in (r'\.decoder\[\s*\d*\s*[-+]?\s*\d*\s*\*?\s*i', r'\.decoder\[10', r'isinstance\([^)]*Decoder\)'):
                 if re.search(pat, src): bad.append((p.name, pat))
     assert not bad, bad
+
+
+def test_no_citations_of_files_users_lack():
+    "Notebooks, generated modules, README and DEVELOPING cite the paper, never the project's internal method spec."
+    root = Path(__file__).parents[1]
+    files = NBS + sorted((root / 'cmadepth').glob('*.py')) + [root / 'README.md', root / 'DEVELOPING.md']
+    bad = [(p.name, pat) for p in files for pat in ('spec §', 'method spec', 'method-spec.md', 'training-on-cpu.md')
+           if pat in p.read_text()]
+    assert not bad, f"citations of documents users do not have: {bad}"

@@ -50,3 +50,29 @@ def test_seed_counts_follow_the_registry():
     for v in R.EXPERIMENTS['variants'].values:
         assert len(by[('train_eval', (('variant', v),))]['runs']) >= 3
     assert all(len(s['runs']) >= 2 for s in p if s['runs'])
+
+
+class _Trained(Exception): "raised by the stand-in for training: run_experiment decided to train"
+
+
+def test_committed_records_are_not_a_cache(tmp_path, monkeypatch):
+    "A record in results/runs (what a fresh clone has) never stands in for a run: run_experiment trains; only this machine's <log_dir>/<name>/record.json is reused."
+    from cmadepth import train as T, experiments as X
+    cfg = Config.make('full', 'tiny', log_dir=str(tmp_path / 'runs'), data_path=str(tmp_path / 'data'))
+    cfg = cfg.replace(name=R.run_name(cfg))
+    committed = dict(record_version=X.RECORD_VERSION, name=cfg.name, config_hash=X.config_hash(cfg), seed=0, metrics={})
+    X.write_record(committed, tmp_path / 'results')                       # the committed record, hash and version matching
+    def no_training(*a, **k): raise _Trained
+    monkeypatch.setattr(X, 'ensure_data', lambda *a, **k: None); monkeypatch.setattr(T, 'train', no_training)
+    with pytest.raises(_Trained): X.run_experiment(cfg, results_dir=tmp_path / 'results', progress=False)
+    X.cache_path(cfg).parent.mkdir(parents=True); X.cache_path(cfg).write_text(__import__('json').dumps(committed))
+    assert X.run_experiment(cfg, results_dir=tmp_path / 'results', progress=False) == committed   # this machine's cache: reused
+
+
+def test_fresh_clone_plan_trains_every_run():
+    "The repository holds committed records for the quick preset; the plan still trains every distinct run (none is 'reused' from them)."
+    p = R.plan('quick')
+    distinct = {n for s in p for n in s['runs']}
+    trained = [n for s in p if not s['reused'] for n in s['runs']]
+    assert sorted(set(trained)) == sorted(distinct) and len(trained) == len(distinct)
+    assert all(s['minutes'] > 0 for s in p if s['runs'] and not s['reused'])
