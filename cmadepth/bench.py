@@ -392,10 +392,9 @@ def measure_steps(variant:str, shape:str='quick', steps:int=3, warmup:int=1, thr
         except StopIteration: it = iter(loader); return next(it)
     fixed = fetch()
     with_loading, without = [], []
-    for k in range(warmup + steps):              # as a run goes: fetch, step
-        t = time.perf_counter(); train_step(cfg, fetch(), depth, pose, opt, step=k); with_loading.append(time.perf_counter() - t)
-    for k in range(warmup + steps):              # the same step on a batch already in memory
-        t = time.perf_counter(); train_step(cfg, fixed, depth, pose, opt, step=k); without.append(time.perf_counter() - t)
+    for k in range(warmup + steps):              # interleaved, so that load from other processes hits both alike
+        t = time.perf_counter(); train_step(cfg, fetch(), depth, pose, opt, step=k); with_loading.append(time.perf_counter() - t)   # as a run goes
+        t = time.perf_counter(); train_step(cfg, fixed, depth, pose, opt, step=k); without.append(time.perf_counter() - t)        # batch in memory
     tw, tn = statistics.median(with_loading[warmup:]), statistics.median(without[warmup:])
     counts = model_counts(make_config(variant, 'resnet18', cfg.height, cfg.width))
     step_gmacs = 3 * cfg.batch_size * (counts['gmacs_forward'] + 2 * counts['gmacs_pose'])
