@@ -8,7 +8,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 NBDEV_TEST_FLAGS ?= --n_workers 2
 
-.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv gpu-check
+.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv gpu-check docs docs-serve
 
 setup: $(VENV)/.installed
 
@@ -16,7 +16,7 @@ $(VENV)/.installed: settings.ini setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,docs]"
 	touch $@
 
 # The library must be exactly what the notebooks export, and the notebooks must be clean.
@@ -43,6 +43,15 @@ reproduce: setup
 # with 2 GPUs, the fast path vs the reference network; one table, runs/gpu_check.json, non-zero exit on failure.
 gpu-check: setup
 	$(BIN)/cmadepth-gpu-check
+
+# The documentation site from the notebooks, README, DEVELOPING and results/ (MkDocs; see scripts/build_docs.py):
+# → _docs/site/index.html. DOCS_EXECUTE=none renders every notebook as stored; =all executes every library notebook.
+DOCS_EXECUTE ?= cheap
+docs: setup
+	$(BIN)/python scripts/build_docs.py --execute $(DOCS_EXECUTE)
+
+docs-serve: docs
+	$(BIN)/python -m http.server --directory _docs/site 8000
 
 lab: setup
 	$(BIN)/jupyter lab nbs

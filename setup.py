@@ -34,7 +34,7 @@ setuptools.setup(
     package_data={cfg['lib_name']: ['assets/*', 'assets/**/*']},
     include_package_data=True,
     install_requires=_list('requirements'),
-    extras_require={'dev': _list('dev_requirements')},
+    extras_require={'dev': _list('dev_requirements'), 'docs': _list('docs_requirements')},
     entry_points={
         'console_scripts': [s.strip() for s in cfg.get('console_scripts', '').splitlines() if s.strip()],
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses, json
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
+import yaml
 
 # %% auto #0
 __all__ = ['DECODER_CHANNELS', 'VARIANTS', 'VARIANT_TITLES', 'PRESETS', 'stage_of_layer', 'layer_of_stage', 'authors_cma_id',
@@ -196,7 +197,6 @@ class Config:
         try:
             text = path.read_text()
             if path.suffix in ('.yaml', '.yml'):
-                import yaml
                 d = yaml.safe_load(text) or {}
             else: d = json.loads(text)
         except UnicodeDecodeError: raise ValueError(f"{path}: not a text file (expected YAML or JSON)") from None
@@ -248,7 +248,6 @@ def _parse_value(v:str, current, name):
     except ValueError: raise ValueError(f"{name}={v!r}: expected a {type(current).__name__}") from None
 
 def _dump_yaml(d:dict)->str:
-    import yaml
     return yaml.safe_dump(d, sort_keys=False)
 
 # %% ../nbs/00_config.ipynb #4f067236

@@ -4,8 +4,9 @@
 
 # %% ../nbs/00_errors.ipynb #b1519b9c
 from __future__ import annotations
-import argparse, errno, os, sys
+import argparse, errno, os, sys, tempfile
 from tqdm.auto import tqdm
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['DEBUG_ENV', 'UserError', 'debug_requested', 'error_message', 'UsageError', 'Parser', 'run_command', 'command',
@@ -79,8 +80,6 @@ def command(prog:str, main):
 def check_writable(path, option:str):
     """Before any work: `path` (a file to be written) can be created — its folder is made (kept, as the write would
     make it) and a probe file written and removed there. Raises `UserError` naming `option` and the path."""
-    from pathlib import Path
-    import tempfile
     p = Path(path)
     if p.is_dir(): raise UserError(f"{option} {p}: is a folder; give a file name")
     try:

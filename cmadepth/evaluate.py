@@ -11,6 +11,11 @@ import numpy as np
 from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
+from .config import Config
+# torch (with the cmadepth modules built on it), pandas and matplotlib are imported inside the functions that use
+# them: the metrics, the baselines on stored maps and the command's argument checks run without torch's import.
+# The data and model functions (kitti.make_loader, kitti.load_gt_depths, model, checkpoints) are looked up at call
+# time as well: the tests below replace those modules with small stand-ins (`stub_modules`).
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'cli',
@@ -256,7 +261,6 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
                    device='auto', baselines=('constant', 'layout_prior', 'untrained'), per_class:bool=True,
                    max_prior_frames:int=100, progress:bool=True, name:str|None=None)->dict:
     "Evaluate a weights folder or a `Config` on `split` (default cfg.eval_split); see the prose above for the result."
-    from cmadepth.config import Config
     if isinstance(source, Config):
         cfg = source
         if depth_net is None:
@@ -364,7 +368,6 @@ def _baseline_list(text, ap):
 def main(argv=None):
     "Console entry point `cmadepth-eval`."
     import pandas as pd
-    from cmadepth.config import Config
     ap = Parser(prog='cmadepth-eval', description='Evaluate a depth model with the Eigen protocol (median scaling).')
     ap.add_argument('--weights', help='weights folder (ours, the authors\' or Monodepth2\'s)')
     ap.add_argument('--data', help='data root (default: the config\'s data_path)')

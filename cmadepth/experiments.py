@@ -4,10 +4,15 @@
 
 # %% ../nbs/20_experiments.ipynb #8160a838
 from __future__ import annotations
-import json, os, time
+import atexit, hashlib, json, math, os, shutil, tempfile, time, warnings
 from pathlib import Path
 from .paper import *
-
+from datetime import datetime, timezone
+import numpy as np
+from .config import Config, PRESETS, VARIANTS, _as_int_tuple
+from .kitti import load_gt_depths, split_lines
+# Imported where used: torch and the modules built on it (train, evaluate, model, checkpoints, pose_eval, synthetic),
+# pandas and matplotlib: the registry, run names, plans and records work without them (cmadepth-reproduce --dry-run).
 
 # %% auto #0
 __all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'RESULT_IGNORED', 'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS',
@@ -29,7 +34,6 @@ def in_test()->bool:
 
 def test_settings()->tuple:
     "(preset, data_path, results_dir, log_dir) for a notebook under `nbdev_test`: the tiny preset in a temporary folder removed at exit."
-    import tempfile, atexit, shutil
     tmp = Path(tempfile.mkdtemp(prefix='cmadepth-nbtest-'))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     return 'tiny', str(tmp/'data'), str(tmp/'results'), str(tmp/'runs')
@@ -63,7 +67,6 @@ def parse_seeds(seeds, preset:str)->tuple:
 
 def run_name(cfg)->str:
     "`<preset>-<variant>[-tags]-s<seed>`: the tags say what differs from the variant at that preset."
-    from cmadepth.config import Config, PRESETS, VARIANTS
     v = cfg.variant if cfg.variant != 'custom' else ('full' if cfg.sgt else 'cma')
     base = Config.make(v, cfg.preset if cfg.preset in PRESETS else 'paper')
     tags = []
@@ -79,7 +82,6 @@ def run_name(cfg)->str:
     return '-'.join([cfg.preset, v, *tags, f's{cfg.seed}'])
 
 def _hash(d:dict)->str:
-    import hashlib
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
 def config_hash(cfg)->str:
@@ -89,7 +91,6 @@ def config_hash(cfg)->str:
 def experiment_configs(preset:str='quick', variant:str='full', data_path='', seeds='', log_dir='runs',
                        high_res:bool=False, m=None, cma_layers=None, backbone=None, labels=None, overrides='')->list:
     "The `Config` of each seed of one experiment; raises `ValueError` naming the parameter and what is allowed."
-    from cmadepth.config import Config, PRESETS, VARIANTS
     if preset not in EXPERIMENT_PRESETS:
         raise ValueError(f"preset={preset!r}: allowed are {', '.join(EXPERIMENT_PRESETS)} (quick: minutes on a CPU, cpu: ≤ ~2 h per run, paper: KITTI on a GPU, tiny: tests)")
     if variant not in VARIANTS: raise ValueError(f"variant={variant!r}: allowed are {', '.join(VARIANTS)}")
@@ -108,7 +109,6 @@ def experiment_configs(preset:str='quick', variant:str='full', data_path='', see
         if not m > 0: raise ValueError(f"m={m:g}: the SGT margin must be > 0 (paper ablation: 0.1, 0.2, 0.3, 0.4; default 0.3)")
         kw['sgt_margin'] = m
     if cma_layers is not None:
-        from cmadepth.config import _as_int_tuple
         kw['cma_layers'] = _as_int_tuple(cma_layers, 'cma_layers')
         bad = [l for l in kw['cma_layers'] if not 0 <= l <= 4]
         if bad or not kw['cma_layers']:
@@ -157,7 +157,6 @@ EXPERIMENTS = {
 
 def default_value(param:str, preset:str='quick'):
     "The full method's value of `param` at `preset`, as a run record writes it (from `Config`, the one source of defaults)."
-    from cmadepth.config import Config, PRESETS
     if param == 'variant': return 'full'
     v = getattr(Config.make('full', preset if preset in PRESETS else 'paper'), CONFIG_FIELD[param])
     return ','.join(map(str, v)) if isinstance(v, tuple) else v
@@ -181,9 +180,7 @@ def _atomic_write(path, text:str):
 
 def _clean(x):
     "JSON-safe: numpy scalars → Python, non-finite floats → None."
-    import math
     try:
-        import numpy as np
         if isinstance(x, np.generic): x = x.item()
     except ImportError: pass
     if isinstance(x, float): return x if math.isfinite(x) else None
@@ -217,7 +214,6 @@ def write_record(rec:dict, results_dir='results')->Path:
     return path
 
 def _train_lines(cfg)->int:
-    from cmadepth.kitti import split_lines
     try: return len(split_lines(cfg.data_path, cfg.split, 'train'))
     except FileNotFoundError: return 0
 
@@ -225,11 +221,9 @@ def improved_gt_eval(cfg, depth_net, progress:bool=False, disps=None):
     "Metrics under the improved-ground-truth protocol of Table 4 (None when the KITTI split eigen_benchmark is absent); synthetic data: `disps` = the test split's predictions when already computed."
     from cmadepth.evaluate import evaluate_model, predict_disparities, evaluate_predictions
     if cfg.dataset == 'synthetic':
-        from cmadepth.kitti import load_gt_depths
         gt = load_gt_depths(cfg.data_path, cfg.eval_split)
         if disps is None: disps = predict_disparities(depth_net, cfg, cfg.eval_split, progress=progress)
         return dict(split=cfg.eval_split, protocol='eigen_benchmark', **_metrics_dict(evaluate_predictions(disps, gt, 'eigen_benchmark').metrics.iloc[0]))
-    import warnings
     try: r = evaluate_model(cfg, 'eigen_benchmark', depth_net=depth_net, baselines=(), per_class=False, progress=progress)
     except FileNotFoundError as e:      # the improved ground truth was not exported (nbs/data_preparation.ipynb)
         warnings.warn(f"improved-ground-truth evaluation skipped: {e}"); return None
@@ -250,8 +244,6 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
                    val_batches:int|None=5)->dict:
     "Train (resuming) and evaluate `cfg`, write `<results_dir>/runs/<cfg.name>.json`; an up-to-date record is returned untouched."
     import platform, torch
-    from datetime import datetime, timezone
-    from cmadepth.config import Config
     from cmadepth import train as T, evaluate as E
     cfg = cfg.validate()
     path = record_path(results_dir, cfg.name)
@@ -322,7 +314,6 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     return rec
 
 def _is_high_res(cfg)->bool:
-    from cmadepth.config import PRESETS
     p = PRESETS.get(cfg.preset)
     return bool(p) and (cfg.height, cfg.width) == high_res_size(p['height'], p['width'])
 

@@ -8,6 +8,10 @@ import json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch
 from .errors import Parser, UserError, command, error_message
+from .bench import make_config, run_benchmark
+from .inference import FastDepthNet
+from .model import DepthNet
+from .train import hardware
 
 # %% auto #0
 __all__ = ['SIZES', 'cli', 'check_device', 'amp_modes', 'check_table2', 'check_fast_path', 'check_train', 'run_checks',
@@ -51,7 +55,6 @@ def _row(check, fn):
 
 def check_table2(device:torch.device, size:str='gpu')->dict:
     "Table 2 on `device` through the benchmark, fp32 and autocast: per-variant training step, peak memory, inference."
-    from cmadepth.bench import run_benchmark
     s, rows = SIZES[size], []
     for amp in amp_modes(device):
         df = run_benchmark(variants=s['variants'], height=s['height'], width=s['width'], batch_sizes=(1,), train_batch=s['batch'],
@@ -69,9 +72,6 @@ def check_table2(device:torch.device, size:str='gpu')->dict:
 
 def check_fast_path(device:torch.device, size:str='gpu')->dict:
     "Largest |FastDepthNet − DepthNet.predict| over the variants on `device`, TF32 off."
-    from cmadepth.bench import make_config
-    from cmadepth.model import DepthNet
-    from cmadepth.inference import FastDepthNet
     s, diffs = SIZES[size], {}
     tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
@@ -160,7 +160,6 @@ def main(argv=None)->int:
     device = check_device(a.device, rehearsal=a.tiny)
     size = 'tiny' if a.tiny else 'gpu'
     t0 = time.perf_counter()
-    from cmadepth.train import hardware
     print(f"cmadepth-gpu-check on {hardware(device)} ({size} size)", flush=True)
     rows = run_checks(device, size, a.log_dir, a.data_path, train=not a.no_train)
     failed = [r['check'] for r in rows if r['status'] == 'FAIL']

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
+# torch and torchvision are imported inside the dataset and loader code: the formats, split files and checks
+# above run without them (torch's import takes seconds).
 
 # %% auto #0
 __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', 'CITYSCAPES_CLASSES', 'LABEL_DIRS',

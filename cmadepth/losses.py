@@ -11,6 +11,7 @@ from .config import Config, stage_of_layer
 from .structs import Batch, NetOutput
 from .geometry import backproject, project, warp, photometric_error
 from .sgt import sgt_parts, sgt_total, VOID
+from .config import DECODER_CHANNELS
 
 # %% auto #0
 __all__ = ['reprojection_loss', 'smoothness_term', 'smoothness_loss', 'cross_entropy', 'compute_losses']
@@ -132,7 +133,6 @@ def compute_losses(cfg:Config, batch:Batch, out:NetOutput, poses:dict)->dict:
 # %% ../nbs/10_losses.ipynb #02dcbc1b
 def _fake_inputs(cfg:Config, B:int=2, H:int=64, W:int=96, seed:int=0, requires_grad:bool=True):
     "Test/benchmark helper: a random Batch, NetOutput (leaf tensors) and poses with the contract's shapes for `cfg`."
-    from cmadepth.config import DECODER_CHANNELS
     g = torch.Generator().manual_seed(seed)
     rnd = lambda *s: torch.rand(*s, generator=g)
     nb = len(cfg.frame_ids) - 1

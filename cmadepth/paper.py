@@ -6,7 +6,9 @@
 from __future__ import annotations
 import json, os, time
 from pathlib import Path
-
+from .config import layer_of_stage
+# pandas and torch are imported where a table is built: the reported numbers import in milliseconds
+# (experiments, tables and reproduce import this module).
 
 # %% auto #0
 __all__ = ['METRIC_COLS', 'METRIC_TITLES', 'LABEL_SOURCES', 'PAPER_TABLE1', 'paper_table', 'decoder_table', 'compare_table1']
@@ -81,7 +83,6 @@ PAPER_TABLE1 = [  # (l, layer, chns, scale, input) as printed in the supplementa
 def decoder_table(depth_net, height:int=192, width:int=640):
     "Supplementary Table 1 for `depth_net`'s depth decoder, read off a real forward pass."
     import pandas as pd, torch
-    from cmadepth.config import layer_of_stage
     dec = depth_net.decoder
     dd = dec.depth_decoder
     shapes, hooks = {}, []

@@ -7,6 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 from .errors import progress_bar
+import torch
+from .kitti import make_loader
+from .model import predict_poses
 
 # %% auto #0
 __all__ = ['read_poses', 'gt_relative', 'snippet_positions', 'snippet_ate', 'translation_cosine', 'pose_metrics',
@@ -67,9 +70,6 @@ def pose_metrics(pred:dict, gt:dict, snippet:int=5)->dict:
 def pose_diagnostic(pose_net, cfg, subset:str='test', batch_size:int=8, device='cpu', progress:bool=False)->dict|None:
     """`pose_metrics` of `pose_net` on the frame pairs (t, t+1) of every line of `subset` (split `cfg.split`),
     against `<drive>/poses.txt`; None without ground-truth poses or without frame +1 in `cfg.frame_ids`."""
-    import torch
-    from cmadepth.kitti import make_loader
-    from cmadepth.model import predict_poses
     if 1 not in cfg.frame_ids: return None
     cfg = cfg.replace(frame_ids=(0, 1), num_workers=0)      # the target and its next frame only
     loader = make_loader(cfg, subset, augment=False, shuffle=False, drop_last=False, batch_size=batch_size,

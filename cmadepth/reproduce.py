@@ -4,13 +4,18 @@
 
 # %% ../nbs/22_reproduce.ipynb #6b907e0d
 from __future__ import annotations
-import json, os, signal, threading, time
+import itertools, json, os, shutil, signal, subprocess, sys, threading, time
 from pathlib import Path
 from .paper import *
 from .experiments import *
 from .tables import *
 from .errors import command
-
+from concurrent.futures import ThreadPoolExecutor
+import psutil
+import cmadepth
+from .config import PRESETS
+from .errors import Parser
+# papermill is imported where a notebook is executed (heavy): --dry-run and the option checks run without it.
 
 # %% auto #0
 __all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KEYS', 'plan', 'job_speedup', 'stop_children',
@@ -23,7 +28,6 @@ PRESET_RUN_MINUTES = {'tiny': 0.3, 'quick': QUICK_RUN_MINUTES, 'cpu': 40.0, 'pap
 
 def _registry_calls(preset:str)->list:
     "(notebook, params, tables, seeds) of every row the registry asks for; notebooks with several entries get their product."
-    import itertools
     by_nb = {}
     for e in EXPERIMENTS.values(): by_nb.setdefault(e.notebook, []).append(e)
     defaults = method_defaults(preset)
@@ -45,7 +49,6 @@ def _registry_calls(preset:str)->list:
 def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
     """The notebook calls of the main job (dicts: notebook, params, tables, runs, reused), in order, from the registry
     `EXPERIMENTS`: one call per compared value, with the registry's number of seeds (or `seeds`)."""
-    from cmadepth.config import PRESETS
     calls = [(nb, p, t, seeds or ','.join(map(str, range(n)))) for nb, p, t, n in _registry_calls(preset)]
     only = set(only) if only else None
     out, seen = [], set()
@@ -77,7 +80,6 @@ def _run_minutes(cfg)->float:
     """A time estimate of one run relative to the preset's standard run. The factors are measured step-time
     ratios (full model, batch 2, 2 cores): the step is bound by per-parameter work more than by pixels, so
     2.6× the pixels (96×384) cost 1.85×, 2.1× (96×320) 1.6×; ResNet-50 1.35×; Monodepth2 0.64×."""
-    from cmadepth.config import PRESETS
     p = PRESETS.get(cfg.preset, PRESETS['paper'])
     f = 1 + 0.53 * ((cfg.height * cfg.width) / (p['height'] * p['width']) - 1)
     f *= 1.35 if cfg.backbone == 'resnet50' else 1.0
@@ -90,7 +92,6 @@ def stop_children(timeout:float=10.0)->int:
     """Stop every process this one started: the whole tree (children, the kernels papermill starts in their own
     sessions, their children; not those that ran before the job) gets SIGTERM, what is left after `timeout` s SIGKILL. No new child starts afterwards
     (`execute_isolated` checks under the same lock). Returns how many processes there were."""
-    import psutil
     with _LOCK:
         _STOP.set()
         kids = [p for p in psutil.Process().children(recursive=True) if p.pid not in _KEEP]
@@ -106,7 +107,6 @@ def stop_children(timeout:float=10.0)->int:
 
 def clean_temp(results_dir='results')->list:
     "Remove the temporary files and folders (`*.tmp*`) a stopped job left in `results_dir`, its `executed/` and `runs/`; returns them."
-    import shutil
     rd, gone = resolve_path(results_dir), []
     for d in (rd, rd/'executed', rd/'runs'):
         if not d.is_dir(): continue
@@ -150,12 +150,10 @@ class NotebookFailed(RuntimeError):
 
 def execute_isolated(nb:str, params:dict, results_dir='results', root=None, threads:int=1)->Path:
     "`execute` in a child process whose kernel uses `threads` torch threads (OMP_NUM_THREADS)."
-    import subprocess, sys
     code = ("import json, sys\nfrom cmadepth.reproduce import execute\n"
             "try: print(json.dumps(dict(ok=str(execute(*json.loads(sys.argv[1]))))))\n"
             "except Exception as e: print(json.dumps(dict(ok=None, exec_count=getattr(e, 'exec_count', None), "
             "ename=getattr(e, 'ename', type(e).__name__), evalue=str(getattr(e, 'evalue', e)))))")
-    import cmadepth
     pkg = str(Path(cmadepth.__file__).resolve().parent.parent)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONPATH=os.pathsep.join([pkg] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
@@ -173,8 +171,6 @@ def execute_isolated(nb:str, params:dict, results_dir='results', root=None, thre
 
 def reproduce_main(argv=None):
     "`cmadepth-reproduce`: regenerate every table of the supplementary into results/ (see the notebook)."
-    import sys
-    from cmadepth.errors import Parser
     ap = Parser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
     ap.add_argument('--preset', default='quick', help='quick (default; synthetic, minutes per run) | cpu (synthetic, ≤ ~2 h per run, 2 seeds) | paper (KITTI, needs --data-path and a GPU) | tiny')
     ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers)')
@@ -209,7 +205,6 @@ def reproduce_main(argv=None):
     if a.preset != 'paper' and not a.data_path and runs and not (Path(experiment_configs(a.preset)[0].data_path)/'manifest.json').exists():
         print("  (first, the synthetic data is rendered once into data/synthetic: about 2 min on 2 cores)")
     if a.dry_run: return 0
-    import psutil
     _STOP.clear(); _KEEP.clear(); _KEEP.update(p.pid for p in psutil.Process().children(recursive=True))
     def on_signal(signum, frame):
         stop_children(); raise KeyboardInterrupt
@@ -247,7 +242,6 @@ def reproduce_main(argv=None):
             except Exception as e: report_fail(s, e); return 1
             finished(s, t0, out)
         if a.jobs > 1:
-            from concurrent.futures import ThreadPoolExecutor
             threads = max(1, (os.cpu_count() or 1) // a.jobs)
             failed = []
             def one(s):

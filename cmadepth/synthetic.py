@@ -21,6 +21,8 @@ MAX_GT_DEPTH = 255.0         # uint16/256 can hold < 256 m; farther hits are sto
 ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, SKY, PERSON, CAR = \
     7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 26
 VALID_LABEL_IDS = tuple(range(34))
+import multiprocessing as mp
+from PIL import Image
 
 # %% auto #0
 __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 'BUILDING', 'WALL', 'FENCE', 'POLE', 'LIGHT',
@@ -729,14 +731,12 @@ def calib_velo_to_cam()->str:
 def drive_name(i:int)->str: return f'{DATE}_drive_{i:04d}_sync'
 
 def _label_png(label, path):
-    from PIL import Image
     lab = np.ascontiguousarray(label, dtype=np.uint8)
     im = Image.frombytes('P', (lab.shape[1], lab.shape[0]), lab.tobytes())
     im.putpalette(label_id_palette()); im.save(path)
 
 def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed:float, progress=None):
     "Render drive `i` into `root` (images, GT depth, labels, degraded labels, poses). Returns the scene."
-    from PIL import Image
     root = Path(root); name = drive_name(i)
     scene = make_scene(seed, i, frames, speed)
     for f in range(frames):
@@ -818,7 +818,6 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
         (tmp / DATE / 'calib_velo_to_cam.txt').write_text(calib_velo_to_cam())
         jobs = [(tmp, i, frames, seed, height, width, speed) for i in range(1, drives + 1)]
         if workers > 1:
-            import multiprocessing as mp
             with mp.get_context('spawn').Pool(workers) as pool, progress_bar(total=drives, progress=progress, desc='synthetic drives') as bar:
                 for _ in pool.imap_unordered(_render_one, jobs): bar.update(1)
         else:
@@ -849,7 +848,6 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
 
 def main(argv=None):
     "`cmadepth-synth`: render the synthetic driving dataset."
-    from cmadepth.errors import Parser
     ap = Parser(prog='cmadepth-synth', description='Render procedural driving scenes in the KITTI raw layout.')
     ap.add_argument('--out', default='data/synthetic'); ap.add_argument('--drives', type=int, default=DEFAULTS['drives'])
     ap.add_argument('--frames', type=int, default=DEFAULTS['frames']); ap.add_argument('--seed', type=int, default=0)
@@ -869,7 +867,6 @@ cli = command('cmadepth-synth', main)
 # %% ../nbs/12_synthetic.ipynb #1dc2c274
 def label_agreement(root)->float:
     "Fraction of pixels where the degraded label set (`segmentation_alt`) equals the primary one."
-    from PIL import Image
     root = Path(root); same = tot = 0
     prim, alt = root / LABEL_DIRS['primary'], root / LABEL_DIRS['alternative']
     for f in sorted(prim.rglob('*.png')):

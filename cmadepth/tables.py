@@ -4,12 +4,15 @@
 
 # %% ../nbs/21_tables.ipynb #43892b69
 from __future__ import annotations
-import json, os, time
+import json, os, shutil, tempfile, time
 from pathlib import Path
 from .paper import *
 from .experiments import *
 from .experiments import _atomic_write
-
+import numpy as np
+from .config import VARIANT_TITLES
+from .evaluate import plot_per_class, save_figure
+# pandas, matplotlib and seaborn (optional, heavy) are imported where a table or a figure is made.
 
 # %% auto #0
 __all__ = ['PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES', 'TABLES', 'FIGURES',
@@ -83,7 +86,6 @@ def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
 def mark_vs_default(repro, is_default, metric:str='abs_rel', k:float=2.0):
     """Per reproduced row: '' for the default row, else whether |mean − default mean| of `metric` exceeds `k`× the pooled sd
     of the two rows (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'n<2' when a row has a single seed."""
-    import numpy as np
     out = []
     d = repro[is_default]
     for i, r in repro.iterrows():
@@ -259,7 +261,6 @@ def write_tables(records, out_dir='results', only=None)->dict:
 # %% ../nbs/21_tables.ipynb #7f33f4a2
 def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
     "Plausible run records (paper-like numbers + noise) covering Tables 3–7 and Fig. 1 — test inputs, marked `example` in hardware."
-    import numpy as np
     rng = np.random.default_rng(rng_seed)
     base = dict(abs_rel=0.105, sq_rel=0.72, rmse=4.5, rmse_log=0.18, a1=0.886, a2=0.964, a3=0.984)
     runs = [dict(variant='monodepth2', cma_layers=''), dict(variant='semantics', cma_layers=''), dict(variant='cma'),
@@ -310,8 +311,6 @@ def fig_cma_layers(records, metric:str='abs_rel'): return fig_ablation(table6(re
 def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:str='abs_rel'):
     "Per-class `metric` of the standard-resolution runs of `variants` at the method's defaults: bars = mean over seeds, error bars = their sd (supplementary Fig. 1)."
     import pandas as pd
-    from cmadepth.evaluate import plot_per_class
-    from cmadepth.config import VARIANT_TITLES
     by = {}
     for v in variants:
         rs = sorted([r for r in records if r['variant'] == v and r.get('per_class') and _std(r, cma_layers=None)], key=lambda r: r['seed'])
@@ -342,9 +341,7 @@ def publish_tables(records, results_dir='results', only=None, preset=None)->tupl
     """Tables 3–7 and the figures from `records` as one set: written aside first, moved into `results_dir` only when all
     are done (temporary folder removed on every exit path). `only`: names to write (None: all). `preset`: the records' preset;
     the rows of other presets already in the tables are kept (`keep_other_presets`). Returns ({n: DataFrame}, {file name: path})."""
-    import shutil, tempfile
     import matplotlib.pyplot as plt
-    from cmadepth.evaluate import save_figure
     want = lambda *names: only is None or any(n in only for n in names)
     out = resolve_path(results_dir); out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out, prefix='.tables.', suffix='.tmp'))

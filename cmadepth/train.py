@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #0b63aafe
 from __future__ import annotations
-import json, math, os, platform, random, shutil, subprocess, sys, time
+import argparse, errno, json, math, os, platform, random, shutil, subprocess, sys, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,17 @@ from torch import nn
 
 from .config import Config, check_network_size
 from .errors import Parser, UserError, UsageError, command, error_message, progress_bar
+from torch.utils.data import DataLoader, Subset
+from .checkpoints import load_weights, save_weights, read_state, load_state
+from .encoders import init_description
+from .evaluate import (constant_depth_baseline, layout_prior_baseline, load_train_gt_depths,
+    evaluate_predictions, protocol_for_split)
+from .kitti import check_inputs, make_loader, set_loader_epoch
+from .layers import disp_to_depth
+from .losses import compute_losses
+from .model import DepthNet, PoseNet, predict_poses
+# Imported where used: cmadepth.experiments (a later notebook: `ensure_data` renders the synthetic data),
+# tensorboard (optional, heavy) and torch.distributed.nn (only CPU processes under torchrun need it).
 
 # %% auto #0
 __all__ = ['cli', 'seed_everything', 'parse_device', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
@@ -127,7 +138,6 @@ def build_training(cfg:Config, device, info:DistInfo=DistInfo(), *, steps_per_ep
     """Depth and pose networks (DDP-wrapped when distributed), one Adam over both, the step LR schedule.
     The schedule is stepped after every optimiser step: milestone epochs (fractions allowed) become
     `round(epoch × steps_per_epoch)` steps, so whole-epoch milestones behave exactly as a per-epoch schedule."""
-    from cmadepth.model import DepthNet, PoseNet
     depth_net, pose_net = DepthNet(cfg), PoseNet(cfg)
     if cfg.init_weights: load_init_weights(cfg.init_weights, depth_net, pose_net)
     depth_net.to(device); pose_net.to(device)
@@ -149,7 +159,6 @@ def milestone_steps(milestones, steps_per_epoch:int)->list:
 
 def load_init_weights(folder, depth_net, pose_net):
     "Start both encoders from `encoder.pth` / `pose_encoder.pth` in `folder` (a stand-in for ImageNet weights)."
-    from cmadepth.checkpoints import read_state, load_state
     folder = Path(folder)
     if not (folder/'encoder.pth').exists(): raise FileNotFoundError(f"init_weights: {folder/'encoder.pth'} not found")
     load_state(depth_net.encoder, read_state(folder/'encoder.pth')[0], folder/'encoder.pth', 'the depth encoder')
@@ -166,8 +175,6 @@ def _autocast(cfg:Config, device):
 
 def forward_losses(cfg:Config, batch, depth_net, pose_net)->dict:
     "The total loss of `batch` and its parts: the depth and pose networks, then `losses.compute_losses`."
-    from cmadepth.model import predict_poses
-    from cmadepth.losses import compute_losses
     out = depth_net(batch.image_aug)
     poses = predict_poses(pose_net, batch, cfg)
     return compute_losses(cfg, batch, out, poses), out
@@ -189,9 +196,6 @@ def train_step(cfg:Config, batch, depth_net, pose_net, opt, scaler=None, step:in
 @torch.no_grad()
 def validate(cfg:Config, loader, depth_net, pose_net, device, max_batches:int|None=None)->dict:
     "Mean validation loss parts and, where the batches carry `depth_gt`, the depth metrics (`evaluate_predictions`)."
-    import warnings
-    from cmadepth.layers import disp_to_depth
-    from cmadepth.evaluate import evaluate_predictions, protocol_for_split
     # only rank 0 validates: the plain modules, since a DDP forward would broadcast buffers to ranks that are not there
     depth_net, pose_net = _unwrap(depth_net), _unwrap(pose_net)
     depth_net.eval(); pose_net.eval()
@@ -226,8 +230,6 @@ def checkpoint_dirs(run_dir)->list:
 
 def save_checkpoint(run_dir, epoch:int, cfg, depth_net, pose_net, opt, sched, scaler, state:dict)->Path:
     "Write `models/weights_<epoch>/` (authors' layout + state.pt) atomically; a failed write leaves no `.tmp` folder."
-    import errno
-    from cmadepth.checkpoints import save_weights
     final = Path(run_dir)/'models'/f'weights_{epoch}'
     tmp = final.with_name(final.name + '.tmp')
     if tmp.exists(): shutil.rmtree(tmp)
@@ -255,7 +257,6 @@ def prune_checkpoints(run_dir, keep:int, best_epoch=None)->list:
 
 def load_checkpoint(folder, depth_net, pose_net, opt, sched, scaler)->dict:
     "Restore everything `save_checkpoint` wrote; returns the training state (epoch, step, best, history)."
-    from cmadepth.checkpoints import load_weights
     load_weights(folder, _unwrap(depth_net), _unwrap(pose_net))
     try: st = torch.load(Path(folder)/'state.pt', map_location='cpu', weights_only=False)
     except Exception as e: raise UserError(f"{Path(folder)/'state.pt'}: unreadable training state ({type(e).__name__}); the file is truncated or corrupt") from None
@@ -306,7 +307,6 @@ def strided_indices(total:int, n:int|None)->list:
 
 def strided_loader(loader, n:int|None):
     "`loader` restricted to `n` samples spread evenly across its whole dataset (the validation curve's frames)."
-    from torch.utils.data import DataLoader, Subset
     idx = strided_indices(len(loader.dataset), n)
     if len(idx) == len(loader.dataset): return loader
     return DataLoader(Subset(loader.dataset, idx), batch_size=loader.batch_size, shuffle=False,
@@ -323,7 +323,6 @@ def curve_baselines(cfg:Config, loader)->dict|None:
     """The image-independent baselines (`evaluate.constant_depth_baseline`, `evaluate.layout_prior_baseline`) on exactly
     the frames and the GT size of the learning curve (`loader`'s samples, GT at the model's size), as
     {name: {abs_rel, a1}}; None when those frames carry no ground truth."""
-    from cmadepth.evaluate import constant_depth_baseline, layout_prior_baseline, load_train_gt_depths
     ds = loader.dataset; base = getattr(ds, 'dataset', ds)
     if not getattr(base, 'depth_gt', False): return None
     gts = [ds[i]['depth_gt'][0].numpy() for i in range(len(ds))]
@@ -347,7 +346,6 @@ def ensure_synthetic_data(cfg:Config, say=print)->None:
 
 def init_of(cfg:Config)->str:
     "Which initialisation a run's encoders started from (for its record): `encoders.init_description`."
-    from cmadepth.encoders import init_description
     return init_description(cfg.pretrained, cfg.init_weights, cfg.backbone)
 
 def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, val_batches:int|None=None, on_step=None,
@@ -359,7 +357,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     is called after every step (tests use it to interrupt a run). `keep_checkpoints` > 0 keeps only the newest that many
     epoch checkpoints and the best one (0: all). Nothing is written before the configuration and the data pass their checks.
     Returns the run's summary."""
-    from cmadepth.kitti import make_loader, set_loader_epoch
     cfg.validate()
     check_network_size(cfg.height, cfg.width)
     device = resolve_device(cfg)
@@ -372,7 +369,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
                                  f"choose another name=, or --restart --yes to start this run over")
     if info.main:
         ensure_synthetic_data(cfg)                       # a fresh clone: the synthetic data rendered once
-        from cmadepth.kitti import check_inputs
         check_inputs(cfg)                                # images decode, labels are label ids and not all void
     if info.enabled: dist.barrier()                       # the other processes wait while rank 0 renders / checks
     seed_everything(cfg.seed)
@@ -456,8 +452,6 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
 
 # %% ../nbs/13_train.ipynb #a307e6fd
 def parse_args(argv=None)->tuple:
-    import argparse
-    from cmadepth.errors import Parser
     p = Parser(prog='cmadepth-train', description='Train an FSRE-Depth variant (options: key=value for any Config field).')
     p.add_argument('--config', help='YAML/JSON config file (e.g. a run folder\'s config.yaml)')
     p.add_argument('--preset', default=None, help='paper | cpu | quick | tiny (ignored with --config)')

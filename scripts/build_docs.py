@@ -1,0 +1,276 @@
+"""Build the cmadepth documentation site (`make docs`) from the notebooks, README, DEVELOPING and results/.
+
+    python scripts/build_docs.py                    # → _docs/site/index.html (cheap notebooks executed, cached)
+    python scripts/build_docs.py --execute none     # render every notebook as stored (fast; what the test does)
+    python scripts/build_docs.py --execute all      # execute every library notebook (slow on a small CPU)
+
+Why not nbdev's own `nbdev_docs`: it needs Quarto, whose installer downloads a binary; this builder is MkDocs with
+mkdocs-material (theme), mkdocs-jupyter (notebook pages) and mkdocstrings (API reference), all from the package
+index (`pip install -e ".[docs]"`, which `make setup` does). Sources, in one direction only:
+
+* `README.md` is the source of the landing page (`index.md`, with its table of notebooks linked to their pages);
+* `nbs/*.ipynb` → one page each (library notebooks in paper order, then the experiment notebooks);
+* `results/` → the tables (`results/*.md`), figures, run records and the executed experiment notebooks;
+* `cmadepth/*.py` → one API reference page per module (signatures and docstrings, read statically by griffe);
+* `DEVELOPING.md` → the developer guide.
+
+Everything is staged under `<out>/src` (generated, git-ignored), built with `mkdocs build --strict` into
+`<out>/site`, and every internal link and image of the built HTML is then checked (`check_links`).
+"""
+from __future__ import annotations
+import argparse, hashlib, html.parser, json, os, re, shutil, subprocess, sys, time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+# Library notebooks cheap enough to execute in every `make docs` (each well under a minute on 2 CPU cores);
+# the others are rendered as stored unless `--execute all` (outputs are cached by notebook content).
+CHEAP = ('00_config', '00_errors', '01_structs', '02_layers', '03_encoders', '04_decoders', '05_cma', '06_model',
+         '08_geometry', '09_sgt', '18_results', '19_paper')
+SECTIONS = (('The method', range(0, 11)), ('Data and training', range(11, 14)),
+            ('Evaluation and inference', range(14, 18)), ('Experiments and tables (library)', range(18, 24)))
+SKIP_DIRECTIVES = re.compile(r'^#\|\s*(eval:\s*false|slow)\b', re.M)
+
+
+def notebook_title(path:Path)->str:
+    "The first markdown heading of a notebook (its file stem when it has none)."
+    for c in json.loads(path.read_text())['cells']:
+        if c['cell_type'] == 'markdown':
+            m = re.search(r'^#\s+(.+)$', ''.join(c['source']), re.M)
+            if m: return m.group(1).strip()
+    return path.stem
+
+
+def library_notebooks(root:Path=ROOT)->list:
+    "Notebooks whose name starts with a number (they export a module), in file order."
+    return sorted(p for p in (root / 'nbs').glob('[0-9]*.ipynb'))
+
+
+def experiment_notebooks(root:Path=ROOT)->list:
+    return sorted(p for p in (root / 'nbs').glob('*.ipynb') if not p.name[0].isdigit())
+
+
+def api_modules(root:Path=ROOT)->list:
+    return sorted(p.stem for p in (root / 'cmadepth').glob('*.py') if not p.stem.startswith('_'))
+
+
+# ---------------------------------------------------------------------------------------------- execution
+def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
+    """Execute `src` (from its folder, as nbdev_test does: `IN_TEST=1`, cells tagged `#| slow` or `#| eval: false`
+    not run) into `dst`; outputs are cached in `cache` by the notebook's content. Returns 'cached', 'executed' or
+    'failed: <reason>' (then `dst` is the stored notebook)."""
+    import nbformat
+    from nbclient import NotebookClient
+    text = src.read_text()
+    key = hashlib.sha1(text.encode()).hexdigest()[:16]
+    hit = cache / f'{src.stem}-{key}.ipynb'
+    if hit.exists(): shutil.copy(hit, dst); return 'cached'
+    nb = nbformat.reads(text, as_version=4)
+    skipped = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == 'code' and SKIP_DIRECTIVES.search(c.source): c.cell_type = 'raw'; skipped.append(i)
+    env = {**os.environ, 'IN_TEST': '1', 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1'),
+           'MPLBACKEND': 'Agg'}
+    old = dict(os.environ); os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(src.parent)}}).execute()
+    except Exception as e:                                       # a failing notebook is rendered as stored, and said so
+        shutil.copy(src, dst); return f'failed: {type(e).__name__}: {str(e).strip().splitlines()[-1][:200] if str(e).strip() else ""}'
+    finally:
+        os.environ.clear(); os.environ.update(old)
+    for i in skipped:
+        c = nb.cells[i]; c.cell_type = 'code'; c.outputs = []; c.execution_count = None
+        c.pop('attachments', None)
+    cache.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(hit)); shutil.copy(hit, dst)
+    return 'executed'
+
+
+# ---------------------------------------------------------------------------------------------- staging
+def _landing_page(readme:str, nb_stems:set)->str:
+    "README.md as the site's landing page: links into results/ folders go to their index pages, notebook names link."
+    text = readme.replace('](results/runs/)', '](results/runs/index.md)').replace('](results/executed/)', '](results/executed/index.md)')
+    text = text.replace('](DEVELOPING.md)', '](developing.md)')
+    def link_cell(m):
+        stem = m.group(1)
+        return f'| [{stem}](nbs/{stem}.ipynb) |' if stem in nb_stems else m.group(0)
+    return re.sub(r'^\| ([0-9A-Za-z_]+) \|', link_cell, text, flags=re.M)
+
+
+def _listing(title:str, intro:str, rows:list)->str:
+    return f'# {title}\n\n{intro}\n\n' + '\n'.join(f'- {r}' for r in rows) + '\n'
+
+
+def stage(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
+    "Write the MkDocs project (`<out>/mkdocs.yml`, `<out>/src/`); returns the nav and what was executed."
+    src = out / 'src'
+    if src.exists(): shutil.rmtree(src)
+    (src / 'nbs').mkdir(parents=True); (src / 'api').mkdir()
+    lib, exp = library_notebooks(root), experiment_notebooks(root)
+    run = {'none': set(), 'all': {p.stem for p in lib}, 'cheap': set(CHEAP)}.get(execute)
+    if run is None: run = set(execute.split(','))
+    status = {}
+    for p in lib + exp:
+        dst = src / 'nbs' / p.name
+        if p.stem in run:
+            t = time.perf_counter(); status[p.stem] = execute_notebook(p, dst, out / 'cache')
+            say(f'  {p.stem}: {status[p.stem]} ({time.perf_counter() - t:.0f} s)')
+        else: shutil.copy(p, dst)
+    # results: tables, figures, run records, executed notebooks
+    res = root / 'results'
+    shutil.copytree(res, src / 'results', ignore=shutil.ignore_patterns('*.tmp*', '*.failed.ipynb'))
+    if (src / 'results' / 'README.md').exists(): (src / 'results' / 'README.md').rename(src / 'results' / 'index.md')
+    runs = sorted((src / 'results' / 'runs').glob('*.json')) if (src / 'results' / 'runs').is_dir() else []
+    (src / 'results' / 'runs').mkdir(parents=True, exist_ok=True)
+    (src / 'results' / 'runs' / 'index.md').write_text(_listing(
+        'Run records', 'One record per training run (configuration, metrics, baselines, learning curve, provenance).',
+        [f'[{r.stem}]({r.name})' + (f' · [curve]({r.stem}.png)' if r.with_suffix('.png').exists() else '') for r in runs]))
+    executed = sorted((src / 'results' / 'executed').glob('*.ipynb')) if (src / 'results' / 'executed').is_dir() else []
+    (src / 'results' / 'executed').mkdir(parents=True, exist_ok=True)
+    (src / 'results' / 'executed' / 'index.md').write_text(_listing(
+        'Executed experiment notebooks', 'The copies `cmadepth-reproduce` executed, with their outputs.',
+        [f'[{e.stem}]({e.name})' for e in executed]))
+    tables = sorted((src / 'results').glob('table*.md'))
+    # landing page, developer guide, API reference
+    (src / 'index.md').write_text(_landing_page((root / 'README.md').read_text(), {p.stem for p in lib + exp}))
+    (src / 'developing.md').write_text((root / 'DEVELOPING.md').read_text().replace('](README.md)', '](index.md)'))
+    mods = api_modules(root)
+    for m in mods:
+        (src / 'api' / f'{m}.md').write_text(f'# cmadepth.{m}\n\n::: cmadepth.{m}\n')
+    (src / 'api' / 'index.md').write_text(_listing(
+        'API reference', 'Every module of the library, generated from the notebooks (`nbdev_export`).',
+        [f'[cmadepth.{m}]({m}.md)' for m in mods]))
+    # navigation
+    nb_entry = lambda p: {notebook_title(p): f'nbs/{p.name}'}
+    nav = [{'Home': 'index.md'}]
+    for title, nums in SECTIONS:
+        items = [nb_entry(p) for p in lib if int(re.match(r'\d+', p.name).group()) in nums]
+        if items: nav.append({title: items})
+    nav.append({'Experiment notebooks': [nb_entry(p) for p in exp]})
+    nav.append({'Results': [{'Overview': 'results/index.md'}] + [{notebook_title_md(t): f'results/{t.name}'} for t in tables]
+                + [{'Run records': 'results/runs/index.md'}, {'Executed notebooks': 'results/executed/index.md'}]
+                + [{e.stem: f'results/executed/{e.name}'} for e in executed]})
+    nav.append({'API reference': [{'Modules': 'api/index.md'}] + [{f'cmadepth.{m}': f'api/{m}.md'} for m in mods]})
+    nav.append({'Developing': 'developing.md'})
+    cfg = {
+        'site_name': 'cmadepth', 'site_description': 'FSRE-Depth (ICCV 2021) as nbdev notebooks',
+        'docs_dir': 'src', 'site_dir': 'site', 'use_directory_urls': False, 'strict': True,
+        'theme': {'name': 'material', 'font': False,
+                  'features': ['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
+                  'palette': {'primary': 'indigo'}},
+        'markdown_extensions': ['tables', 'admonition', 'toc', 'pymdownx.superfences'],
+        'plugins': ['search',
+                    {'mkdocs-jupyter': {'execute': False, 'include_source': True, 'ignore_h1_titles': False,
+                                        'cache': True, 'cache_dir': str(out / 'cache' / 'html')}},
+                    {'mkdocstrings': {'default_handler': 'python', 'handlers': {'python': {
+                        'paths': [str(root)], 'options': {'show_source': False, 'show_root_heading': False, 'show_if_no_docstring': True,
+                                                          'members_order': 'source', 'docstring_style': None,
+                                                          'show_signature_annotations': True}}}}}],
+        'validation': {'links': {'not_found': 'warn', 'anchors': 'warn', 'absolute_links': 'warn', 'unrecognized_links': 'warn'}},
+        'nav': nav,
+    }
+    (out / 'mkdocs.yml').write_text(json.dumps(cfg, indent=1, ensure_ascii=False))   # JSON is YAML
+    return {'nav': nav, 'executed': status, 'modules': mods, 'notebooks': [p.name for p in lib + exp],
+            'results_notebooks': [e.name for e in executed], 'tables': [t.name for t in tables]}
+
+
+def notebook_title_md(path:Path)->str:
+    m = re.search(r'^#\s+(.+)$', path.read_text(), re.M)
+    return m.group(1).strip() if m else path.stem
+
+
+# ---------------------------------------------------------------------------------------------- notebook TOCs
+def _markdown_headings(page:str)->list:
+    "Ids of the headings of a rendered notebook's markdown cells (not of its outputs), with their levels, in order."
+    starts = [(m.start(), 'jp-MarkdownCell' in m.group(0)) for m in re.finditer(r'<div class="jp-Cell [^"]*"', page)]
+    out = []
+    for m in re.finditer(r'<h([1-6]) id="([^"]+)"', page):
+        cell = [md for pos, md in starts if pos < m.start()]
+        if cell and cell[-1]: out.append((int(m.group(1)), m.group(2)))
+    return out
+
+
+def fix_notebook_tocs(site:Path, pages)->int:
+    r"""mkdocs-jupyter builds a notebook page's table of contents from its own slugs of the headings, which differ from
+    the ids nbconvert gives them whenever a heading holds code or maths (`## \`compute_losses\`` → '#_1' against
+    'compute_losses'). Point each TOC link at its heading, matched by position; returns the number of links fixed."""
+    fixed = 0
+    for f in pages:
+        page = f.read_text()
+        heads = _markdown_headings(page)
+        if heads and heads[0][0] == 1:                       # material shows the children of the page's h1 only
+            nxt = next((k for k in range(1, len(heads)) if heads[k][0] == 1), len(heads))
+            heads = heads[1:nxt]
+        ids = [h for _, h in heads]
+        toc = list(dict.fromkeys(re.findall(r'<a href="#([^"]*)" class="md-nav__link">', page)))
+        if len(toc) != len(ids): continue
+        for t, h in zip(toc, ids):
+            if t != h:
+                page = page.replace(f'<a href="#{t}" class="md-nav__link">', f'<a href="#{h}" class="md-nav__link">'); fixed += 1
+        f.write_text(page)
+    return fixed
+
+
+# ---------------------------------------------------------------------------------------------- link check
+class _Links(html.parser.HTMLParser):
+    def __init__(self): super().__init__(); self.links, self.ids = [], set()
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if 'id' in a: self.ids.add(a['id'])
+        if tag == 'a' and a.get('name'): self.ids.add(a['name'])
+        for k in ('href', 'src'):
+            if a.get(k) and not (tag == 'link' and a.get('rel') == 'canonical'): self.links.append(a[k])
+
+
+def check_links(site:Path)->list:
+    "Broken internal links and images of the built site: [(page, link, why)]."
+    pages, bad = {}, []
+    for f in site.rglob('*.html'):
+        if f.name == '404.html' and f.parent == site: continue    # links from the site root (no site_url is known)
+        p = _Links(); p.feed(f.read_text(errors='replace')); pages[f.resolve()] = p
+    for f, p in pages.items():
+        for link in p.links:
+            u = urlsplit(link)
+            if u.scheme or u.netloc or link.startswith(('mailto:', 'javascript:', 'data:')): continue
+            target = f if not u.path else (f.parent / unquote(u.path)).resolve()
+            if u.path.endswith('/') or target.is_dir(): target = target / 'index.html'
+            if not target.exists(): bad.append((str(f.relative_to(site.resolve())), link, 'missing')); continue
+            if u.fragment and target.suffix == '.html' and target in pages and unquote(u.fragment) not in pages[target].ids:
+                bad.append((str(f.relative_to(site.resolve())), link, 'no such anchor'))
+    return bad
+
+
+def build(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
+    "Stage, `mkdocs build --strict`, check links; raises SystemExit with the reason on failure."
+    out = Path(out).resolve(); out.mkdir(parents=True, exist_ok=True)
+    info = stage(out, execute, root, say)
+    site = out / 'site'
+    if site.exists(): shutil.rmtree(site)
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(root), os.environ.get('PYTHONPATH', '')])}
+    r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '--strict', '-q', '-f', str(out / 'mkdocs.yml')],
+                       cwd=out, capture_output=True, text=True, env=env)
+    if r.returncode: raise SystemExit(f"mkdocs build --strict failed:\n{r.stdout}{r.stderr}")
+    say(f"  notebook TOC links pointed at their headings: {fix_notebook_tocs(site, [site / 'nbs' / n.replace('.ipynb', '.html') for n in info['notebooks']] + [site / 'results' / 'executed' / n.replace('.ipynb', '.html') for n in info['results_notebooks']])}")
+    bad = check_links(site)
+    if bad: raise SystemExit('broken internal links:\n' + '\n'.join(f'  {p}: {l} ({w})' for p, l, w in bad))
+    info['site'] = site
+    return info
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog='build_docs', description=__doc__.split('\n')[0])
+    ap.add_argument('--out', default=str(ROOT / '_docs'), help='build folder (default _docs/): src/, site/, cache/')
+    ap.add_argument('--execute', default='cheap',
+                    help="which library notebooks to execute before rendering: cheap (default), all, none, or names a,b")
+    a = ap.parse_args(argv)
+    try: import mkdocs, mkdocs_jupyter, mkdocstrings, material   # noqa: F401  (the [docs] extra)
+    except ImportError as e:
+        raise SystemExit(f"build_docs: {e.name} is not installed: pip install -e \".[docs]\" (make setup does)")
+    t = time.perf_counter()
+    info = build(Path(a.out), a.execute)
+    print(f"docs: {len(info['notebooks'])} notebook pages, {len(info['modules'])} API pages, {len(info['tables'])} tables, "
+          f"{len(info['results_notebooks'])} executed notebooks → {info['site'] / 'index.html'} ({time.perf_counter() - t:.0f} s)")
+
+
+if __name__ == '__main__':
+    main()
