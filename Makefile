@@ -8,7 +8,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 NBDEV_TEST_FLAGS ?= --n_workers 2
 
-.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv gpu-check docs docs-serve
+.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv gpu-check docs docs-serve bench
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,12 @@ reproduce: setup
 # with 2 GPUs, the fast path vs the reference network; one table, runs/gpu_check.json, non-zero exit on failure.
 gpu-check: setup
 	$(BIN)/cmadepth-gpu-check
+
+# The benchmark on this machine (CPU: about an hour on 2 cores; each job in a fresh process): Table 2's jobs, onnxruntime
+# against PyTorch's fast path, training steps/s as cmadepth-train runs them at the quick, cpu and paper shapes.
+# Prints the tables and writes runs/bench.json. Times are this machine's; compare ratios.
+bench: setup
+	$(BIN)/python -m cmadepth.bench --onnx --train-presets quick,cpu,paper --json runs/bench.json
 
 # The documentation site from the notebooks, README, DEVELOPING and results/ (MkDocs; see scripts/build_docs.py):
 # → _docs/site/index.html. DOCS_EXECUTE=none renders every notebook as stored; =all executes every library notebook.

@@ -103,36 +103,40 @@ class PolyphaseStage(nn.Module):
         co = out.shape[1] // 4
         cl = out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
         if self.skip is not None: res = self.skip(F.pad(skip, (1, 1, 1, 1), mode='reflect'))
-        else: res = torch.empty(n, co, 2 * h, 2 * w, dtype=out.dtype, device=out.device, memory_format=torch.channels_last if cl else torch.contiguous_format)
-        put = (lambda d, s: d.add_(s)) if self.skip is not None else (lambda d, s: d.copy_(s))
-        if cl:
+        if cl:    # NHWC: each phase written in place into its strided view of the output
+            if self.skip is None: res = torch.empty(n, co, 2 * h, 2 * w, dtype=out.dtype, device=out.device, memory_format=torch.channels_last)
+            put = (lambda d, s: d.add_(s)) if self.skip is not None else (lambda d, s: d.copy_(s))
             o6 = out.permute(0, 2, 3, 1).view(n, h + 1, w + 1, 2, 2, co)
             r6 = res.permute(0, 2, 3, 1).view(n, h, 2, w, 2, co)
             for dy in (0, 1):
                 for dx in (0, 1): put(r6[:, :, dy, :, dx], o6[:, dy:dy + h, dx:dx + w, dy, dx])
-        else:
+        else:     # NCHW: the four phases interleaved by stack + reshape (no writes into views: this form exports to ONNX)
             o6 = out.view(n, 2, 2, co, h + 1, w + 1)
-            r6 = res.view(n, co, h, 2, w, 2)
-            for dy in (0, 1):
-                for dx in (0, 1): put(r6[:, :, :, dy, :, dx], o6[:, dy, dx, :, dy:dy + h, dx:dx + w])
+            rows = [torch.stack([o6[:, dy, dx, :, dy:dy + h, dx:dx + w] for dx in (0, 1)], -1) for dy in (0, 1)]
+            up = torch.stack(rows, 3).reshape(n, co, 2 * h, 2 * w)                                  # N×C×h×2×w×2 → N×C×2h×2w
+            res = up if self.skip is None else res + up
         return F.elu(res, inplace=True)
 
 # %% ../nbs/16_inference.ipynb #250e92af
 class FastDepthNet(nn.Module):
     "Inference-only copy of an eval-mode `DepthNet` computing exactly its scale-0 disparity, and only what that needs."
-    def __init__(self, net:DepthNet, channels_last:bool=True, fold_bn:bool=True, fold_cma:bool=True, polyphase:bool=True):
+    def __init__(self, net:DepthNet, channels_last:bool=True, fold_bn:bool=True, fold_cma:bool=True, polyphase:bool=True,
+                 seg:bool=False):
         super().__init__()
         if net.training:
             raise ValueError("FastDepthNet: the DepthNet is in training mode; call .eval() first (BatchNorm statistics are folded)")
-        self.channels_last, self.fold_bn, self.fold_cma, self.polyphase = channels_last, fold_bn, fold_cma, polyphase
+        if seg and net.decoder.seg_decoder is None:
+            raise ValueError(f"FastDepthNet(seg=True): the {net.cfg.variant!r} network has no segmentation branch")
+        self.channels_last, self.fold_bn, self.fold_cma, self.polyphase, self.seg = channels_last, fold_bn, fold_cma, polyphase, seg
         self.encoder = fold_encoder_bn(net.encoder) if fold_bn else copy.deepcopy(net.encoder)
         dec = net.decoder
         self.cma_stages = sorted(dec.cma_stages, reverse=True)
         last = min(self.cma_stages, default=5)
-        self.seg_stages = [i for i in range(4, -1, -1) if i >= last]    # segmentation stages down to the last CMA stage
+        self.seg_stages = [i for i in range(4, -1, -1) if seg or i >= last]   # segmentation stages down to the last CMA stage (all with seg)
         kept = lambda stages: () if polyphase else stages                 # with polyphase the stage blocks live in poly_*
         dd = self.depth_decoder = dec.depth_decoder.pruned_copy(kept(range(5)), heads=(dec.depth_decoder.scales.index(0),))
-        self.seg_decoder = dec.seg_decoder.pruned_copy(kept(self.seg_stages)) if self.seg_stages else None   # no head
+        self.seg_decoder = (dec.seg_decoder.pruned_copy(kept(self.seg_stages), heads=(0,) if seg else ())   # the head only with seg
+                            if self.seg_stages else None)
         self.poly_d, self.poly_s = nn.ModuleDict(), nn.ModuleDict()
         if polyphase:
             for i in range(5):
@@ -145,14 +149,14 @@ class FastDepthNet(nn.Module):
         for i in self.cma_stages:
             bd, bs = dec.cma_blocks(i)
             self.cma_d[str(i)] = fold(bd)
-            if i > last: self.cma_s[str(i)] = fold(bs)     # the segmentation block at the last CMA stage feeds nothing
+            if i > last or seg: self.cma_s[str(i)] = fold(bs)   # without seg, the segmentation block at the last CMA stage feeds nothing
         super().train(False)
         for p in self.parameters(): p.requires_grad_(False)
         if channels_last: self.to(memory_format=torch.channels_last)
 
     @classmethod
     def from_model(cls, net:DepthNet, **kw)->FastDepthNet:
-        "Build from an eval-mode `DepthNet` (`kw`: channels_last, fold_bn, fold_cma, polyphase)."
+        "Build from an eval-mode `DepthNet` (`kw`: channels_last, fold_bn, fold_cma, polyphase, seg)."
         return cls(net, **kw)
 
     def train(self, mode:bool=True):
@@ -160,8 +164,8 @@ class FastDepthNet(nn.Module):
         return super().train(False)
 
     @torch.no_grad()
-    def forward(self, image:Tensor)->Tensor:
-        "B×3×H×W in [0,1] (H, W multiples of 32) → B×1×H×W scale-0 sigmoid disparity."
+    def forward(self, image:Tensor)->Tensor|tuple[Tensor, Tensor]:
+        "B×3×H×W in [0,1] (H, W multiples of 32) → B×1×H×W scale-0 sigmoid disparity (with `seg`: and B×classes×H×W logits)."
         _check_size(image)
         if self.channels_last: image = image.contiguous(memory_format=torch.channels_last)
         feats = self.encoder(image)
@@ -175,7 +179,8 @@ class FastDepthNet(nn.Module):
                 new_d = self.cma_d[k](x_d, x_s)
                 if k in self.cma_s: x_s = self.cma_s[k](x_s, x_d)
                 x_d = new_d
-        return dd.disp(0, x_d)
+        disp = dd.disp(0, x_d)
+        return (disp, sd.logits(x_s)) if self.seg else disp
 
 def optimise_for_inference(net:DepthNet, channels_last:bool=True, compile:bool=False, **kw):
     "`FastDepthNet` of eval-mode `net` (optionally `torch.compile`d): image → scale-0 disparity."

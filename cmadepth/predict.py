@@ -10,8 +10,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'cli', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax', 'default_out_dir',
-           'write_prediction', 'list_images', 'Predictor', 'main']
+__all__ = ['IMAGE_EXTS', 'BACKENDS', 'cli', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax',
+           'default_out_dir', 'write_prediction', 'list_images', 'Predictor', 'main']
 
 # %% ../nbs/15_predict.ipynb #c1ab60ab
 from .errors import Parser, UserError, command, error_message, run_command, progress_bar
@@ -124,11 +124,25 @@ def _stems(paths:list)->list:
     return [p.stem if count[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in paths]
 
 # %% ../nbs/15_predict.ipynb #03600dd1
+BACKENDS = ('torch', 'onnxruntime')
+
 class Predictor:
     "A depth network ready for inference on images of any size: from a weights folder, a `Config` (untrained) or a model."
-    def __init__(self, weights=None, cfg=None, device='auto', model=None):
+    def __init__(self, weights=None, cfg=None, device='auto', model=None, backend:str='torch'):
         import torch
         from cmadepth.config import Config
+        if backend not in BACKENDS: raise UserError(f"--backend {backend!r}: allowed are {', '.join(BACKENDS)}")
+        self.backend = backend
+        if backend == 'onnxruntime':
+            if weights is None or cfg is not None or model is not None:
+                raise UserError("--backend onnxruntime: give --weights FILE.onnx (written by cmadepth-export)")
+            if device not in (None, 'auto', 'cpu'): raise UserError(f"--device {device!r}: the onnxruntime backend runs on the CPU; use --device cpu")
+            from cmadepth.export import OnnxDepthNet
+            self.device, self.model = torch.device('cpu'), OnnxDepthNet(weights)
+            self.cfg, self.source = self.model.cfg, f"onnxruntime {weights}"
+            return
+        if weights is not None and Path(weights).suffix.lower() == '.onnx':
+            raise UserError(f"--weights {weights}: an ONNX file; run it with --backend onnxruntime (the torch backend takes a weights folder)")
         from cmadepth.train import parse_device
         self.device = parse_device(device, '--device')
         if weights is not None:
@@ -153,7 +167,15 @@ class Predictor:
         else: raise ValueError("Predictor needs weights (a weights folder), cfg (a Config: untrained network) or model")
 
     @property
-    def has_seg(self)->bool: return self.model.decoder.seg_decoder is not None
+    def has_seg(self)->bool:
+        return self.model.has_seg if self.backend == 'onnxruntime' else self.model.decoder.seg_decoder is not None
+
+    def _network(self, x):
+        "(scale-0 disparity, segmentation logits or None) of a 1×3×h×w batch, by the chosen backend."
+        if self.backend == 'onnxruntime': return self.model(x)
+        if self.has_seg:
+            out = self.model(x); return out.disps[0], out.seg_logits
+        return self.model.predict(x), None
 
     @property
     def input_size(self)->tuple: return (self.cfg.height, self.cfg.width)
@@ -167,9 +189,7 @@ class Predictor:
         if (W0, H0) != (w, h): img = img.resize((w, h), Image.Resampling.LANCZOS)
         x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.).permute(2, 0, 1)[None].to(self.device)
         with torch.no_grad():
-            if self.has_seg:
-                out = self.model(x); disp, logits = out.disps[0], out.seg_logits
-            else: disp, logits = self.model.predict(x), None
+            disp, logits = self._network(x)
             disp = F.interpolate(disp.float(), size=(H0, W0), mode='bilinear', align_corners=False)
             scaled, depth = disp_to_depth(disp, self.cfg.min_depth, self.cfg.max_depth)
             seg = None if logits is None else upsample_argmax(logits.float(), (H0, W0))
@@ -200,7 +220,8 @@ def main(argv=None)->list:
     ap = Parser(prog='cmadepth-predict',
                                  description='Depth (and segmentation) of an image or a folder of images: coloured PNGs and .npy arrays at the original size.')
     ap.add_argument('input', help='an image, or a folder of .jpg/.jpeg/.png images (not recursive)')
-    ap.add_argument('--weights', help="weights folder (ours, the authors' or Monodepth2's)")
+    ap.add_argument('--weights', help="weights folder (ours, the authors' or Monodepth2's); with --backend onnxruntime the .onnx file of cmadepth-export")
+    ap.add_argument('--backend', default='torch', choices=list(BACKENDS), help='torch (default) or onnxruntime (CPU; the exported fast path)')
     ap.add_argument('--out', help='output folder (default: cmadepth_predictions/ beside the input)')
     ap.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     ap.add_argument('--variant', choices=list(VARIANTS), help='without --weights: variant of the untrained network (default full)')
@@ -214,7 +235,8 @@ def main(argv=None)->list:
     if a.weights is None and not untrained: ap.error('give --weights DIR, or --variant/--preset/--config to try an untrained network')
     if a.config and (a.variant or a.preset): ap.error('--config and --variant/--preset: give one or the other')
     n = len(list_images(a.input))                      # a wrong input fails before the network is built
-    if a.weights is not None: pred = Predictor(a.weights, device=a.device)
+    if a.backend == 'onnxruntime' and a.weights is None: ap.error('--backend onnxruntime needs --weights FILE.onnx (written by cmadepth-export)')
+    if a.weights is not None: pred = Predictor(a.weights, device=a.device, backend=a.backend)
     else:
         cfg = Config.load(a.config) if a.config else Config.make(a.variant or 'full', a.preset or 'paper')
         pred = Predictor(cfg=cfg.override(a.overrides), device=a.device)

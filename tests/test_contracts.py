@@ -109,6 +109,10 @@ def test_eval_predict_check_export_reproduce_success_exit_0(ctx, tmp_path):
     r = run('cmadepth-predict', imgs, '--weights', w, '--out', tmp_path / 'pred', '--device', 'cpu', '--quiet')
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'for 4 images' in r.stdout
+    r = run('cmadepth-export', '--weights', w, '--out', tmp_path / 'm.onnx', '--seg')
+    assert r.returncode == 0 and 'max |diff|' in r.stdout, r.stderr[-2000:]
+    r = run('cmadepth-predict', imgs, '--weights', tmp_path / 'm.onnx', '--backend', 'onnxruntime', '--out', tmp_path / 'pred_onnx', '--quiet')
+    assert r.returncode == 0 and 'for 4 images' in r.stdout, r.stderr[-2000:]
     r = run('cmadepth-check-kitti', '--data', ctx['kitti'], '--deep')
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'decoded' in r.stdout
@@ -251,6 +255,7 @@ def c_predict_bad_override(ctx, t):
 def c_predict_bad_device(ctx, t):
     Image.new('RGB', (64, 48)).save(t / 'x.png')
     return ['cmadepth-predict', t / 'x.png', '--weights', ctx['run'] / 'models' / 'weights_1', '--device', 'tpu7'], 'device', []
+def c_onnx_export_size(ctx, t): return ['cmadepth-export', '--weights', ctx['run'] / 'models' / 'weights_1', '--out', t / 'm.onnx', '--height', '100'], '--height 100', []
 def c_synth_out_file(ctx, t): return ['cmadepth-synth', '--out', ctx['file'] / 'synth', *SYNTH], ctx['file'].name, [ctx['file']]
 def c_synth_drives_text(ctx, t): return ['cmadepth-synth', '--out', t / 's', '--drives', 'x'], '--drives', []
 def c_synth_drives_zero(ctx, t): return ['cmadepth-synth', '--out', t / 's', '--drives', '0'], 'drives', []
