@@ -274,7 +274,8 @@ def reproduce_main(argv=None):
         stop_children(); clean_temp(a.results_dir)
         _STOP.clear(); _KEEP.clear()  # the job is over: later work in this process (a notebook, a test) may start children again
     rd = resolve_path(a.results_dir)
-    print_comparison(compare_tables(before, snapshot_tables(a.results_dir, a.preset)))
+    wrote = lambda stem: only is None or stem in only or stem.split('_')[0] in only     # the tables this job regenerated
+    print_comparison(compare_tables(before, {k: v for k, v in snapshot_tables(a.results_dir, a.preset).items() if wrote(k)}))
     print(f"all done in {(time.time() - t_all) / 60:.1f} min; tables: {rd}/table*.md (and .csv), figures: {rd}/*.png, "
           f"run records: {rd}/runs/", flush=True)
     return 0
