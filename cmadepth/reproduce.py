@@ -298,14 +298,6 @@ def snapshot_tables(results_dir='results', preset:str='quick')->dict:
         out[stem] = df[(df.source == 'reproduced') & (df.preset.astype(str) == str(preset))].reset_index(drop=True)
     return out
 
-def _pooled(a, b)->float|None:
-    "Pooled sd of two rows (`abs_rel_sd`, `n`), None when either has fewer than 2 seeds."
-    import math
-    na, nb = int(a.get('n') or 1), int(b.get('n') or 1)
-    sa, sb = a.get('abs_rel_sd'), b.get('abs_rel_sd')
-    if na < 2 or nb < 2 or sa is None or sb is None or sa != sa or sb != sb: return None
-    return math.sqrt(((na - 1) * sa ** 2 + (nb - 1) * sb ** 2) / (na + nb - 2))
-
 def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->'pd.DataFrame':
     "Per reproduced row of `after`: `metric` before and now (mean ± sd, n) and whether they agree within `k` pooled sds."
     import pandas as pd
@@ -321,7 +313,7 @@ def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->
             fmt = lambda x: f"{x[metric]:.3f}" + (f" ± {x[metric + '_sd']:.3f}" if x.get(metric + '_sd') == x.get(metric + '_sd') and x.get(metric + '_sd') is not None else '') + f" (n={int(x.get('n') or 1)})"
             if o is None: verdict = 'new'
             else:
-                sp = _pooled(o, r)
+                sp = pooled_sd(o, r, metric)             # the rule of `vs_default` (21_tables)
                 verdict = 'single seed' if sp is None else ('agree' if abs(r[metric] - o[metric]) <= k * sp else 'differ')
             rows.append(dict(table=stem, row=key, before='' if o is None else fmt(o), now=fmt(r), verdict=verdict))
     return pd.DataFrame(rows, columns=['table', 'row', 'before', 'now', 'verdict'])

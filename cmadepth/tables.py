@@ -16,9 +16,9 @@ from .evaluate import plot_per_class, save_figure
 
 # %% auto #0
 __all__ = ['PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES', 'TABLES', 'FIGURES',
-           'write_table', 'mark_vs_default', 'baseline_rows', 'table2_variants', 'table3', 'table4', 'table5', 'table6',
-           'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers',
-           'fig_per_class', 'keep_other_presets', 'publish_tables']
+           'write_table', 'pooled_sd', 'mark_vs_default', 'baseline_rows', 'table2_variants', 'table3', 'table4',
+           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
+           'fig_cma_layers', 'fig_per_class', 'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
 def write_table(df, path_stem, title:str='', note:str='')->tuple:
@@ -83,6 +83,14 @@ def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
     df = pd.DataFrame(rows)
     return df.sort_values(['preset', *keys], kind='stable').reset_index(drop=True) if len(df) else df
 
+def pooled_sd(a, b, metric:str='abs_rel')->float|None:
+    "Pooled sd of two rows' seeds (`n`, `<metric>_sd`): sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2); None when either has fewer than 2 seeds."
+    import math
+    na, nb = int(a.get('n') or 1), int(b.get('n') or 1)
+    sa, sb = a.get(metric + '_sd'), b.get(metric + '_sd')
+    if na < 2 or nb < 2 or sa is None or sb is None or sa != sa or sb != sb: return None
+    return math.sqrt(((na - 1) * sa ** 2 + (nb - 1) * sb ** 2) / (na + nb - 2))
+
 def mark_vs_default(repro, is_default, metric:str='abs_rel', k:float=2.0):
     """Per reproduced row: '' for the default row, else whether |mean − default mean| of `metric` exceeds `k`× the pooled sd
     of the two rows (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'n<2' when a row has a single seed."""
@@ -90,9 +98,8 @@ def mark_vs_default(repro, is_default, metric:str='abs_rel', k:float=2.0):
     d = repro[is_default]
     for i, r in repro.iterrows():
         if not len(d) or bool(is_default.loc[i]): out.append('default' if len(d) else ''); continue
-        r0 = d.iloc[0]; n1, n2 = r.get('n') or 1, r0.get('n') or 1
-        if n1 < 2 or n2 < 2 or r[metric + '_sd'] is None or r0[metric + '_sd'] is None: out.append('n<2'); continue
-        sp = np.sqrt(((n1 - 1) * r[metric + '_sd'] ** 2 + (n2 - 1) * r0[metric + '_sd'] ** 2) / (n1 + n2 - 2))
+        r0 = d.iloc[0]; sp = pooled_sd(r, r0, metric)
+        if sp is None: out.append('n<2'); continue
         diff = r[metric] - r0[metric]
         out.append(f"{'+' if diff > 0 else '−'}{abs(diff):.3f} > {k:g}·sd" if abs(diff) > k * sp else f"within {k:g}·sd")
     return out
@@ -108,10 +115,7 @@ def _assemble(paper, repro, cols):
 
 def _std_full(r, **want)->bool:
     "A record of the full method (semantics, SGT) at its preset's standard resolution, with fields equal to `want`."
-    c = r['config']
-    base = method_defaults(r['preset'])          # the method's default row: from Config via the registry, never literals
-    base.update(want)
-    return c['semantics'] and c['sgt'] and not r['high_res'] and all(r[k] == v for k, v in base.items() if v is not None)
+    return r['config']['semantics'] and r['config']['sgt'] and _std(r, **want)
 
 def _std(r, **want)->bool:
     "A standard-resolution record whose registry fields equal the method's defaults at its preset, except those in `want` (None: any value)."
