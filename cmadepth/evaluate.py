@@ -292,7 +292,7 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
         else: warnings.warn(f"no dense training ground truth under {cfg.data_path} for split {cfg.split!r}: layout prior skipped")
     if 'untrained' in baselines: base['untrained'] = untrained_baseline(cfg, gt, split, batch_size, device, progress=progress)
     return dict(metrics=res.metrics, per_class=res.per_class, baselines=baseline_table(base),
-                per_image=res.per_image, result=res, disps=disps)
+                per_image=res.per_image, result=res, disps=disps, gt=gt)
 
 # %% ../nbs/14_evaluate.ipynb #190edaba
 def plot_per_class(per_class_by_variant:dict, metric:str='abs_rel', ax=None, min_images:int=1):

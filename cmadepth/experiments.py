@@ -217,11 +217,11 @@ def _train_lines(cfg)->int:
     try: return len(split_lines(cfg.data_path, cfg.split, 'train'))
     except FileNotFoundError: return 0
 
-def improved_gt_eval(cfg, depth_net, progress:bool=False, disps=None):
-    "Metrics under the improved-ground-truth protocol of Table 4 (None when the KITTI split eigen_benchmark is absent); synthetic data: `disps` = the test split's predictions when already computed."
+def improved_gt_eval(cfg, depth_net, progress:bool=False, disps=None, gt=None):
+    "Metrics under the improved-ground-truth protocol of Table 4 (None when the KITTI split eigen_benchmark is absent); synthetic data: `disps`, `gt` = the test split's predictions and ground truth when already at hand."
     from cmadepth.evaluate import evaluate_model, predict_disparities, evaluate_predictions
     if cfg.dataset == 'synthetic':
-        gt = load_gt_depths(cfg.data_path, cfg.eval_split)
+        if gt is None: gt = load_gt_depths(cfg.data_path, cfg.eval_split)
         if disps is None: disps = predict_disparities(depth_net, cfg, cfg.eval_split, progress=progress)
         return dict(split=cfg.eval_split, protocol='eigen_benchmark', **_metrics_dict(evaluate_predictions(disps, gt, 'eigen_benchmark').metrics.iloc[0]))
     try: r = evaluate_model(cfg, 'eigen_benchmark', depth_net=depth_net, baselines=(), per_class=False, progress=progress)
@@ -276,7 +276,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     load_weights(ckpts[-1], net, pose_net); net.to(device).eval(); pose_net.to(device).eval()
     t_eval = time.time()
     ev = E.evaluate_model(cfg, depth_net=net, device=device, progress=progress, baselines=('constant', 'layout_prior'))
-    improved = improved_gt_eval(cfg, net, progress=False, disps=ev['disps'])   # the same test predictions, another protocol
+    improved = improved_gt_eval(cfg, net, progress=False, disps=ev['disps'], gt=ev['gt'])   # the same test predictions, another protocol
     pose_diag = pose_diagnostic(pose_net, cfg, 'test', device=device)   # ATE, translation cosine and length ratio
     eval_seconds = time.time() - t_eval
     m = ev['metrics'].iloc[0]
