@@ -14,7 +14,7 @@ from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png,
 from .config import Config
 # torch (with the cmadepth modules built on it), pandas and matplotlib are imported inside the functions that use
 # them: the metrics, the baselines on stored maps and the command's argument checks run without torch's import.
-# The data and model functions (kitti.make_loader, kitti.load_gt_depths, model, checkpoints) are looked up at call
+# The data and model functions (loader.make_loader, kitti.load_gt_depths, model, checkpoints) are looked up at call
 # time as well: the tests below replace those modules with small stand-ins (`stub_modules`).
 
 # %% auto #0
@@ -226,7 +226,7 @@ def predict_disparities(depth_net, cfg, split:str|None=None, batch_size:int=16, 
     from cmadepth.train import parse_device
     split = split or cfg.eval_split
     if loader is None:
-        from cmadepth.kitti import make_loader
+        from cmadepth.loader import make_loader
         loader = make_loader(cfg.replace(eval_split=split), 'test', augment=False, shuffle=False, batch_size=batch_size)
     dev = parse_device(device, '--device')
     was_training = depth_net.training

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from .errors import progress_bar
 import torch
-from .kitti import make_loader
+from .loader import make_loader
 from .model import predict_poses
 
 # %% auto #0
