@@ -8,7 +8,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 NBDEV_TEST_FLAGS ?= --n_workers 2
 
-.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv gpu-check docs docs-serve bench
+.PHONY: setup test sync-check nbtest pytest reproduce lab clean-venv gpu-check docs docs-serve bench readme
 
 setup: $(VENV)/.installed
 
@@ -19,14 +19,20 @@ $(VENV)/.installed: settings.ini setup.py
 	$(BIN)/pip install --quiet -e ".[dev,docs]"
 	touch $@
 
-# The library must be exactly what the notebooks export, and the notebooks must be clean.
+# The library must be exactly what the notebooks export, README what nbs/index.ipynb generates, and the notebooks clean.
 sync-check: setup
 	@$(BIN)/nbdev_export
 	@$(BIN)/nbdev_clean
-	@if [ -n "$$(git status --porcelain -- cmadepth nbs)" ]; then \
-	  echo "FAIL: nbdev_export/nbdev_clean changed these files; notebooks and library are out of sync:"; \
-	  git status --porcelain -- cmadepth nbs; git diff --stat -- cmadepth nbs; exit 1; \
-	else echo "sync-check: notebooks and library agree"; fi
+	@$(BIN)/python scripts/build_docs.py --readme >/dev/null
+	@if [ -n "$$(git status --porcelain -- cmadepth nbs README.md)" ]; then \
+	  echo "FAIL: nbdev_export/nbdev_clean/make readme changed these files; notebooks, library and README are out of sync:"; \
+	  git status --porcelain -- cmadepth nbs README.md; git diff --stat -- cmadepth nbs README.md; exit 1; \
+	else echo "sync-check: notebooks, library and README agree"; fi
+
+# README.md from nbs/index.ipynb (its one source; nbdev_readme would need Quarto). A hand edit of README.md goes back
+# into the notebook with: python scripts/build_docs.py --index-from-readme
+readme:
+	$(PYTHON) scripts/build_docs.py --readme
 
 nbtest: setup
 	$(BIN)/nbdev_test $(NBDEV_TEST_FLAGS)
@@ -50,7 +56,7 @@ gpu-check: setup
 bench: setup
 	$(BIN)/python -m cmadepth.bench --onnx --train-presets quick,cpu,paper --json runs/bench.json
 
-# The documentation site from the notebooks, README, DEVELOPING and results/ (MkDocs; see scripts/build_docs.py):
+# The documentation site from the notebooks (nbs/index.ipynb the landing page), DEVELOPING and results/ (MkDocs; see scripts/build_docs.py):
 # → _docs/site/index.html. DOCS_EXECUTE=none renders every notebook as stored; =all executes every library notebook.
 DOCS_EXECUTE ?= cheap
 docs: setup

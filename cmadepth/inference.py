@@ -4,11 +4,12 @@
 
 # %% ../nbs/16_inference.ipynb #7a1be702
 from __future__ import annotations
-import copy, math
+import copy, math, types
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.utils.checkpoint import checkpoint
 from .cma import CMA
 from .model import DepthNet, _check_size
 
@@ -195,13 +196,11 @@ def _cma_core(blk:CMA, a:Tensor, b:Tensor)->Tensor:
 def _recomputing_forward(self:CMA, a:Tensor, b:Tensor)->Tensor:
     if not (self.training and torch.is_grad_enabled()) or self.keep_attention: return CMA.forward(self, a, b)
     if a.shape != b.shape: raise ValueError(f"CMA: own feature {tuple(a.shape)} and other feature {tuple(b.shape)} differ")
-    from torch.utils.checkpoint import checkpoint
     z = checkpoint(_cma_core, self, a, b, use_reentrant=False)
     return self.fuse(torch.cat([a, self.W(z)], 1))
 
 def recompute_cma_attention_(net:nn.Module, enable:bool=True)->nn.Module:
     "Make every CMA block of `net` recompute its attention core in the backward pass (exact; less memory). In place."
-    import types
     for m in net.modules():
         if isinstance(m, CMA):
             if enable: m.forward = types.MethodType(_recomputing_forward, m)

@@ -4,19 +4,22 @@
 
 # %% ../nbs/15_predict.ipynb #634176f0
 from __future__ import annotations
-import argparse, os, sys, warnings
+import os, warnings
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from .errors import Parser, UserError, command, progress_bar
+from .kitti import train_id_palette, to_rgb   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
+from .config import Config, VARIANTS, PRESETS
+# torch (with the modules built on it: layers, model, checkpoints, export) and matplotlib are imported inside the
+# functions that use them, so that `cmadepth-predict`'s argument checks answer without torch's import;
+# `train.parse_device` (a later notebook) is looked up at call time.
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'BACKENDS', 'cli', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax',
            'default_out_dir', 'write_prediction', 'list_images', 'Predictor', 'main']
 
 # %% ../nbs/15_predict.ipynb #c1ab60ab
-from .errors import Parser, UserError, command, error_message, run_command, progress_bar
-from .kitti import train_id_palette, to_rgb   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
-
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 
 def colorize_disparity(disp, percentile:float=95., cmap:str='magma')->np.ndarray:
@@ -130,7 +133,6 @@ class Predictor:
     "A depth network ready for inference on images of any size: from a weights folder, a `Config` (untrained) or a model."
     def __init__(self, weights=None, cfg=None, device='auto', model=None, backend:str='torch'):
         import torch
-        from cmadepth.config import Config
         if backend not in BACKENDS: raise UserError(f"--backend {backend!r}: allowed are {', '.join(BACKENDS)}")
         self.backend = backend
         if backend == 'onnxruntime':
@@ -216,7 +218,6 @@ class Predictor:
 # %% ../nbs/15_predict.ipynb #6fe7d2f6
 def main(argv=None)->list:
     "Console entry point `cmadepth-predict`."
-    from cmadepth.config import Config, VARIANTS, PRESETS
     ap = Parser(prog='cmadepth-predict',
                                  description='Depth (and segmentation) of an image or a folder of images: coloured PNGs and .npy arrays at the original size.')
     ap.add_argument('input', help='an image, or a folder of .jpg/.jpeg/.png images (not recursive)')

@@ -3,12 +3,14 @@
     python scripts/build_docs.py                    # → _docs/site/index.html (cheap notebooks executed, cached)
     python scripts/build_docs.py --execute none     # render every notebook as stored (fast; what the test does)
     python scripts/build_docs.py --execute all      # execute every library notebook (slow on a small CPU)
+    python scripts/build_docs.py --readme           # only write README.md from nbs/index.ipynb (`make readme`)
 
 Why not nbdev's own `nbdev_docs`: it needs Quarto, whose installer downloads a binary; this builder is MkDocs with
 mkdocs-material (theme), mkdocs-jupyter (notebook pages) and mkdocstrings (API reference), all from the package
 index (`pip install -e ".[docs]"`, which `make setup` does). Sources, in one direction only:
 
-* `README.md` is the source of the landing page (`index.md`, with its table of notebooks linked to their pages);
+* `nbs/index.ipynb` is the source of the landing page (`index.md`, with its table of notebooks linked to their pages)
+  and of `README.md` (`readme_text`; `--readme` writes it, `tests/test_readme.py` checks that README.md is exactly that);
 * `nbs/*.ipynb` → one page each (library notebooks in paper order, then the experiment notebooks);
 * `results/` → the tables (`results/*.md`), figures, run records and the executed experiment notebooks;
 * `cmadepth/*.py` → one API reference page per module (signatures and docstrings, read statically by griffe);
@@ -47,7 +49,8 @@ def library_notebooks(root:Path=ROOT)->list:
 
 
 def experiment_notebooks(root:Path=ROOT)->list:
-    return sorted(p for p in (root / 'nbs').glob('*.ipynb') if not p.name[0].isdigit())
+    "The other notebooks (papermill experiments, data preparation); not `index.ipynb`, which is the landing page."
+    return sorted(p for p in (root / 'nbs').glob('*.ipynb') if not p.name[0].isdigit() and p.name != INDEX.name)
 
 
 def api_modules(root:Path=ROOT)->list:
@@ -86,9 +89,71 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     return 'executed'
 
 
+# ---------------------------------------------------------------------------------------------- README
+INDEX = Path('nbs') / 'index.ipynb'
+README_NOTE = ('<!-- Generated from nbs/index.ipynb by `make readme` (scripts/build_docs.py --readme): edit the notebook, '
+               'then run it. -->\n')
+_HIDE = re.compile(r'^#\|\s*hide\b', re.M)
+
+
+def _cell_text(c)->str: return ''.join(c['source']) if isinstance(c['source'], list) else c['source']
+
+
+def index_markdown(root:Path=ROOT)->str:
+    """The landing page's markdown from `nbs/index.ipynb`, in cell order: markdown cells as written; code cells (unless
+    `#| hide`) as ```python blocks, followed by their text outputs in a plain block; cells are separated by one blank line."""
+    nb = json.loads((root / INDEX).read_text())
+    parts = []
+    for c in nb['cells']:
+        src = _cell_text(c).strip('\n')
+        if not src: continue
+        if c['cell_type'] == 'markdown': parts.append(src)
+        elif c['cell_type'] == 'code' and not _HIDE.search(src):
+            parts.append(f'```python\n{src}\n```')
+            out = ''.join(''.join(o.get('text', '')) if o.get('output_type') == 'stream' else ''.join(o.get('data', {}).get('text/plain', ''))
+                          for o in c.get('outputs', [])).strip('\n')
+            if out: parts.append(f'```\n{out}\n```')
+    return '\n\n'.join(parts) + '\n'
+
+
+def readme_text(root:Path=ROOT)->str:
+    "README.md as `make readme` writes it: a one-line note naming its source, then `index_markdown`."
+    return README_NOTE + index_markdown(root)
+
+
+def write_readme(root:Path=ROOT)->bool:
+    "Write README.md from nbs/index.ipynb; True when it changed."
+    text, p = readme_text(root), root / 'README.md'
+    if p.exists() and p.read_text() == text: return False
+    tmp = p.with_name('README.md.tmp'); tmp.write_text(text); tmp.replace(p)
+    return True
+
+
+def index_from_readme(root:Path=ROOT)->None:
+    """The way back, for a hand edit of README.md (e.g. one merged from a branch): rewrite nbs/index.ipynb's markdown
+    cells from README.md, one cell per `## ` section. Refused when the notebook holds code cells (they are not in the
+    README's text in a form that can be read back)."""
+    p = root / INDEX
+    nb = json.loads(p.read_text())
+    if any(c['cell_type'] != 'markdown' for c in nb['cells']):
+        raise SystemExit(f"{p}: has code cells; edit the notebook itself")
+    text = (root / 'README.md').read_text()
+    if text.startswith(README_NOTE): text = text[len(README_NOTE):]
+    sections, cur, fence = [], [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith('```'): fence = not fence
+        if line.startswith('## ') and not fence and cur: sections.append(''.join(cur)); cur = []
+        cur.append(line)
+    sections.append(''.join(cur))
+    ids = [c.get('id') for c in nb['cells']]
+    nb['cells'] = [{'cell_type': 'markdown', 'id': ids[i] if i < len(ids) and ids[i] else hashlib.sha1(s.encode()).hexdigest()[:8],
+                    'metadata': {}, 'source': s.strip('\n').splitlines(keepends=True)} for i, s in enumerate(sections)]
+    p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+
+
 # ---------------------------------------------------------------------------------------------- staging
 def _landing_page(readme:str, nb_stems:set)->str:
-    "README.md as the site's landing page: links into results/ folders go to their index pages, notebook names link."
+    "The landing page (`index_markdown`): links into results/ folders go to their index pages, notebook names link."
     text = readme.replace('](results/runs/)', '](results/runs/index.md)').replace('](results/executed/)', '](results/executed/index.md)')
     text = text.replace('](DEVELOPING.md)', '](developing.md)')
     def link_cell(m):
@@ -132,7 +197,7 @@ def stage(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
         [f'[{e.stem}]({e.name})' for e in executed]))
     tables = sorted((src / 'results').glob('table*.md'))
     # landing page, developer guide, API reference
-    (src / 'index.md').write_text(_landing_page((root / 'README.md').read_text(), {p.stem for p in lib + exp}))
+    (src / 'index.md').write_text(_landing_page(index_markdown(root), {p.stem for p in lib + exp}))
     (src / 'developing.md').write_text((root / 'DEVELOPING.md').read_text().replace('](README.md)', '](index.md)'))
     mods = api_modules(root)
     for m in mods:
@@ -262,7 +327,14 @@ def main(argv=None):
     ap.add_argument('--out', default=str(ROOT / '_docs'), help='build folder (default _docs/): src/, site/, cache/')
     ap.add_argument('--execute', default='cheap',
                     help="which library notebooks to execute before rendering: cheap (default), all, none, or names a,b")
+    ap.add_argument('--readme', action='store_true', help='only write README.md from nbs/index.ipynb (no site)')
+    ap.add_argument('--index-from-readme', action='store_true',
+                    help="rewrite nbs/index.ipynb's cells from a hand-edited README.md (then run --readme)")
     a = ap.parse_args(argv)
+    if a.index_from_readme:
+        index_from_readme(); print(f"wrote {INDEX} from README.md"); return
+    if a.readme:
+        print('README.md ' + ('written from' if write_readme() else 'already equals') + f' {INDEX}'); return
     try: import mkdocs, mkdocs_jupyter, mkdocstrings, material   # noqa: F401  (the [docs] extra)
     except ImportError as e:
         raise SystemExit(f"build_docs: {e.name} is not installed: pip install -e \".[docs]\" (make setup does)")

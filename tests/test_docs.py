@@ -1,5 +1,6 @@
-"""The documentation site (`make docs`) builds from the repository: `mkdocs build --strict`, a page for every notebook,
-an API page for every module, the results tables, and no broken internal link or image in the built HTML."""
+"""The documentation site (`make docs`) builds from the repository: `mkdocs build --strict`, nbs/index.ipynb as the landing
+page, a page for every other notebook, an API page for every module, the results tables, and no broken internal link or
+image in the built HTML."""
 import ast, html, importlib.util, re
 from pathlib import Path
 import pytest
@@ -24,7 +25,7 @@ def test_link_check_finds_broken_links(tmp_path):
 def test_docs_site_builds(tmp_path):
     info = B.build(tmp_path, execute='01_structs', say=lambda *a: None)   # one notebook executed: the outputs path
     site = info['site']
-    nbs = sorted((ROOT / 'nbs').glob('*.ipynb'))
+    nbs = sorted(p for p in (ROOT / 'nbs').glob('*.ipynb') if p.name != 'index.ipynb')   # index.ipynb: the landing page
     assert nbs and info['notebooks'] == sorted(p.name for p in nbs)
     for p in nbs:
         page = site / 'nbs' / f'{p.stem}.html'
@@ -46,6 +47,7 @@ def test_docs_site_builds(tmp_path):
     for e in (ROOT / 'results' / 'executed').glob('*.ipynb'):
         assert (site / 'results' / 'executed' / f'{e.stem}.html').exists(), e
     home = (site / 'index.html').read_text()
+    assert B.index_markdown(ROOT).splitlines()[0] == '# cmadepth' and '<h1 id="cmadepth">cmadepth</h1>' in home
     assert 'FSRE-Depth' in home and 'href="nbs/00_config.html"' in home and 'href="results/table7_margin.html"' in home
     assert (site / 'developing.html').exists()
     assert B.check_links(site) == []
