@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['pixel_grid', 'backproject', 'project', 'warp', 'ssim_loss', 'photometric_error']
+__all__ = ['pixel_grid', 'backproject', 'project', 'warp', 'ssim_loss', 'photometric_error', 'photometric_error_groups']
 
 # %% ../nbs/08_geometry.ipynb #632dbb73
 _GRIDS: dict = {}
@@ -73,3 +73,25 @@ def photometric_error(pred:Tensor, target:Tensor, alpha:float=0.85)->Tensor:
     "pe = α·mean_c SSIMloss + (1−α)·mean_c |pred − target|, per pixel: B×1×H×W."
     l1 = (pred - target).abs().mean(1, keepdim=True)
     return alpha * ssim_loss(pred, target).mean(1, keepdim=True) + (1 - alpha) * l1
+
+def photometric_error_groups(pred:Tensor, target:Tensor, alpha:float=0.85, C1:float=0.01**2, C2:float=0.03**2)->Tensor:
+    """`photometric_error(pred, target.repeat(G, 1, 1, 1))` for `pred` = G groups of B images (G·B×C×H×W, group-major)
+    against one `target` B×C×H×W: the target's padding, μ_y, μ_y² and σ_y² are computed once (no gradient) and
+    broadcast, the same float operations on the same values otherwise (bit-identical result)."""
+    B = target.shape[0]
+    if pred.dim() != 4 or target.dim() != 4 or pred.shape[0] % B or pred.shape[1:] != target.shape[1:]:
+        raise ValueError(f"photometric_error_groups: pred {tuple(pred.shape)} must be G·B×C×H×W for target {tuple(target.shape)}")
+    G, pool = pred.shape[0] // B, _mean3x3
+    with torch.no_grad():
+        y = F.pad(target, (1, 1, 1, 1), mode='reflect')
+        mu_y = pool(y); mu_y2 = mu_y**2
+        sigma_y = pool(y*y) - mu_y2
+    x = F.pad(pred, (1, 1, 1, 1), mode='reflect').view(G, B, *y.shape[1:])
+    mu_x = pool(x)
+    sigma_x = pool(x*x) - mu_x**2
+    sigma_xy = pool(x*y) - mu_x*mu_y
+    n = (2*mu_x*mu_y + C1) * (2*sigma_xy + C2)
+    d = (mu_x**2 + mu_y2 + C1) * (sigma_x + sigma_y + C2)
+    ssim = torch.clamp((1 - n/d) / 2, 0, 1).mean(2, keepdim=True)
+    l1 = (pred.view(G, B, *pred.shape[1:]) - target).abs().mean(2, keepdim=True)
+    return (alpha * ssim + (1 - alpha) * l1).view(G * B, 1, *pred.shape[-2:])

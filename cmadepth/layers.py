@@ -10,7 +10,8 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['Conv3x3', 'ConvBlock', 'upsample', 'disp_to_depth', 'rot_from_axisangle', 'transformation_from_parameters']
+__all__ = ['Conv3x3', 'ConvBlock', 'upsample', 'GemmBackwardConv2d', 'gemm_backward_convs_', 'disp_to_depth',
+           'rot_from_axisangle', 'transformation_from_parameters']
 
 # %% ../nbs/02_layers.ipynb #43b8cc6c
 class Conv3x3(nn.Module):
@@ -32,6 +33,46 @@ class ConvBlock(nn.Module):
 def upsample(x:Tensor)->Tensor:
     "×2 nearest-neighbour up-sampling (pixel replication)."
     return F.interpolate(x, scale_factor=2, mode='nearest')
+
+# %% ../nbs/02_layers.ipynb #98958ad2
+class _GemmBackwardConv(torch.autograd.Function):
+    "conv2d forward as usual; backward as im2col matrix products (zero padding, dilation 1, one group)."
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (stride, padding, bias is not None)
+        return F.conv2d(x, weight, bias, stride, padding)
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        stride, padding, has_bias = ctx.conf
+        O, k = weight.shape[0], weight.shape[-2:]
+        g2 = g.reshape(g.shape[0], O, -1)                                      # B×O×L
+        gx = gw = gb = None
+        if ctx.needs_input_grad[1]:
+            cols = F.unfold(x, k, padding=padding, stride=stride)             # B×(C·kh·kw)×L
+            gw = (g2.transpose(0, 1).reshape(O, -1) @ cols.transpose(1, 2).reshape(-1, cols.shape[1])).view_as(weight)
+        if ctx.needs_input_grad[0]:
+            gx = F.fold(weight.reshape(O, -1).t() @ g2, x.shape[-2:], k, padding=padding, stride=stride)
+        if has_bias and ctx.needs_input_grad[2]: gb = g.sum((0, 2, 3))
+        return gx, gw, gb, None, None
+
+class GemmBackwardConv2d(nn.Conv2d):
+    "`nn.Conv2d` whose backward runs as im2col matrix products on the CPU when the output has ≤ `max_positions` positions."
+    max_positions = 64
+    def _conv_forward(self, x, weight, bias):
+        if (x.device.type == 'cpu' and torch.is_grad_enabled() and x.dim() == 4 and self.groups == 1
+                and self.padding_mode == 'zeros' and not isinstance(self.padding, str) and tuple(self.dilation) == (1, 1)):
+            (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+            if x.shape[0] * ((x.shape[2] + 2*ph - kh)//sh + 1) * ((x.shape[3] + 2*pw - kw)//sw + 1) <= self.max_positions:
+                return _GemmBackwardConv.apply(x, weight, bias, self.stride, self.padding)
+        return super()._conv_forward(x, weight, bias)
+
+def gemm_backward_convs_(module:nn.Module)->nn.Module:
+    "Switch every plain `nn.Conv2d` of `module` to `GemmBackwardConv2d` in place (parameters and keys unchanged)."
+    for m in module.modules():
+        if type(m) is nn.Conv2d: m.__class__ = GemmBackwardConv2d
+    return module
 
 # %% ../nbs/02_layers.ipynb #1ab09fbe
 def disp_to_depth(disp:Tensor, min_depth:float=0.1, max_depth:float=100.)->tuple[Tensor, Tensor]:

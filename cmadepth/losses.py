@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from .config import Config, stage_of_layer
 from .structs import Batch, NetOutput
-from .geometry import backproject, project, warp, photometric_error
+from .geometry import backproject, project, warp, photometric_error, photometric_error_groups
 from .sgt import sgt_parts, sgt_total, VOID
 from .config import DECODER_CHANNELS
 
@@ -38,10 +38,11 @@ def reprojection_loss(cfg:Config, batch:Batch, out:NetOutput, poses:dict)->tuple
     for s in cfg.scales:
         if s not in out.disps: raise KeyError(f"NetOutput.disps has no scale {s}; cfg.scales={cfg.scales}")
     # All scales and neighbours in one batch (frame-major, then scale, then image): the same per-image maths as one
-    # call per (scale, frame), in ~8× fewer kernel launches.
+    # call per (scale, frame), in ~8× fewer kernel launches; the target's SSIM statistics are computed once
+    # (`photometric_error_groups`).
     nbrs = batch.neighbours.transpose(0, 1).reshape(nb * B, 3, H, W)
     with torch.no_grad():                                   # identity (auto-mask) terms: images only, no gradient
-        identity = photometric_error(nbrs, target.repeat(nb, 1, 1, 1), cfg.ssim_weight).view(nb, B, H, W).transpose(0, 1)
+        identity = photometric_error_groups(nbrs, target, cfg.ssim_weight).view(nb, B, H, W).transpose(0, 1)
     up = lambda d: d if d.shape[-2:] == (H, W) else F.interpolate(d, (H, W), mode='bilinear', align_corners=False)
     disp = torch.cat([up(out.disps[s].float()) for s in cfg.scales])            # (S·B)×1×H×W
     _, depth = disp_to_depth(disp, cfg.min_depth, cfg.max_depth)
@@ -49,7 +50,7 @@ def reprojection_loss(cfg:Config, batch:Batch, out:NetOutput, poses:dict)->tuple
     K = batch.K.repeat(S, 1, 1)
     grid = torch.cat([project(points, K, poses[f].float().repeat(S, 1, 1), H, W) for f in frames])
     warped = warp(nbrs.view(nb, 1, B, 3, H, W).expand(nb, S, B, 3, H, W).reshape(nb * S * B, 3, H, W), grid)
-    errors = photometric_error(warped, target.repeat(nb * S, 1, 1, 1), cfg.ssim_weight).view(nb, S, B, H, W)
+    errors = photometric_error_groups(warped, target, cfg.ssim_weight).view(nb, S, B, H, W)
     total, diag = target.new_zeros(()), {}
     for k, s in enumerate(cfg.scales):
         noisy = identity + 1e-5 * torch.randn_like(identity)

@@ -91,3 +91,32 @@ def test_network_step_matches_reference(variant):
         norms[name] = (total.detach(), _leaf_grads(total, params))
     assert torch.allclose(norms['new'][0], norms['ref'][0], rtol=1e-5)
     assert torch.allclose(norms['new'][1], norms['ref'][1], rtol=1e-3, atol=1e-8)
+
+@pytest.mark.parametrize('variant', ['monodepth2', 'full'])
+def test_training_networks_match_plain_networks(variant):
+    """`build_training`'s CPU networks (small feature maps' convolution gradients as im2col matrix products,
+    `layers.gemm_backward_convs_`) give the plain networks' loss and every parameter's gradient, at the quick preset's
+    size where the deepest stages have ≤ 64 output positions."""
+    from cmadepth.model import DepthNet, PoseNet, predict_poses
+    from cmadepth.bench import synthetic_batch
+    from cmadepth.train import build_training
+    from cmadepth.layers import GemmBackwardConv2d
+    cfg = Config.make(variant, 'quick', pretrained=False)
+    torch.manual_seed(0); plain = (DepthNet(cfg).train(), PoseNet(cfg).train())
+    torch.manual_seed(0); d, p, _, _ = build_training(cfg, torch.device('cpu'), steps_per_epoch=10)
+    assert sum(type(m) is GemmBackwardConv2d for m in d.modules()) > 10 and not any(type(m) is GemmBackwardConv2d for m in plain[0].modules())
+    batch = synthetic_batch(cfg, 2, seed=3)
+    res = []
+    for depth, pose in (plain, (d.train(), p.train())):
+        torch.manual_seed(1)
+        total = compute_losses(cfg, batch, depth(batch.image_aug), predict_poses(pose, batch, cfg))['total']
+        params = [q for m in (depth, pose) for q in m.parameters()]
+        res.append((total.detach(), torch.autograd.grad(total, params, allow_unused=True)))
+    assert torch.equal(res[0][0], res[1][0])                        # the forward is the same convolution
+    n = 0
+    for g0, g1 in zip(res[0][1], res[1][1]):
+        assert (g0 is None) == (g1 is None)
+        if g0 is None: continue
+        assert torch.allclose(g0, g1, rtol=1e-3, atol=1e-4 * float(g0.abs().max()) + 1e-12), float((g0 - g1).abs().max())
+        n += 1
+    assert n > 100
