@@ -60,7 +60,7 @@ def api_modules(root:Path=ROOT)->list:
 # ---------------------------------------------------------------------------------------------- execution
 def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     """Execute `src` (from its folder, as nbdev_test does: `IN_TEST=1`, cells tagged `#| slow` or `#| eval: false`
-    not run) into `dst`; outputs are cached in `cache` by the notebook's content. Returns 'cached', 'executed' or
+    not run but shown with their stored outputs) into `dst`; outputs are cached in `cache` by the notebook's content. Returns 'cached', 'executed' or
     'failed: <reason>' (then `dst` is the stored notebook)."""
     import nbformat
     from nbclient import NotebookClient
@@ -69,9 +69,11 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     hit = cache / f'{src.stem}-{key}.ipynb'
     if hit.exists(): shutil.copy(hit, dst); return 'cached'
     nb = nbformat.reads(text, as_version=4)
-    skipped = []
+    skipped = {}                                 # cell index → its stored outputs (kept: e.g. a figure of a slow cell)
     for i, c in enumerate(nb.cells):
-        if c.cell_type == 'code' and SKIP_DIRECTIVES.search(c.source): c.cell_type = 'raw'; skipped.append(i)
+        if c.cell_type == 'code' and SKIP_DIRECTIVES.search(c.source):
+            skipped[i] = (c.get('outputs', []), c.get('execution_count'))
+            c.cell_type = 'raw'; c.pop('outputs', None); c.pop('execution_count', None)
     env = {**os.environ, 'IN_TEST': '1', 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1'),
            'MPLBACKEND': 'Agg'}
     old = dict(os.environ); os.environ.update(env)
@@ -81,8 +83,8 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
         shutil.copy(src, dst); return f'failed: {type(e).__name__}: {str(e).strip().splitlines()[-1][:200] if str(e).strip() else ""}'
     finally:
         os.environ.clear(); os.environ.update(old)
-    for i in skipped:
-        c = nb.cells[i]; c.cell_type = 'code'; c.outputs = []; c.execution_count = None
+    for i, (outputs, count) in skipped.items():
+        c = nb.cells[i]; c.cell_type = 'code'; c.outputs = outputs; c.execution_count = count
         c.pop('attachments', None)
     cache.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(hit)); shutil.copy(hit, dst)
@@ -226,6 +228,7 @@ def stage(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
         'markdown_extensions': ['tables', 'admonition', 'toc', 'pymdownx.superfences'],
         'plugins': ['search',
                     {'mkdocs-jupyter': {'execute': False, 'include_source': True, 'ignore_h1_titles': False,
+                                        'remove_tag_config': {'remove_input_tags': ['hide-input']},   # e.g. drawing code
                                         'cache': True, 'cache_dir': str(out / 'cache' / 'html')}},
                     {'mkdocstrings': {'default_handler': 'python', 'handlers': {'python': {
                         'paths': [str(root)], 'options': {'show_source': False, 'show_root_heading': False, 'show_if_no_docstring': True,

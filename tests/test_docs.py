@@ -22,6 +22,21 @@ def test_link_check_finds_broken_links(tmp_path):
         ('a/b.html#nope', 'no such anchor'), ('a/none.html', 'missing'), ('img.png', 'missing')]
 
 
+def test_skipped_cells_keep_their_stored_outputs(tmp_path):
+    "A `#| eval: false` cell (e.g. a figure from a trained model) is not run when the docs execute a notebook, but keeps its output."
+    import nbformat
+    nb = nbformat.v4.new_notebook(metadata={'kernelspec': {'name': 'python3', 'display_name': 'python3', 'language': 'python'}})
+    nb.cells = [nbformat.v4.new_code_cell('print(6 * 7)'),
+                nbformat.v4.new_code_cell('#| eval: false\nraise SystemExit("must not run")',
+                                          outputs=[nbformat.v4.new_output('stream', name='stdout', text='stored\n')])]
+    src, dst = tmp_path / 'x.ipynb', tmp_path / 'out.ipynb'
+    nbformat.write(nb, str(src))
+    assert B.execute_notebook(src, dst, tmp_path / 'cache') == 'executed'
+    cells = nbformat.read(str(dst), as_version=4).cells
+    assert [c.cell_type for c in cells] == ['code', 'code']
+    assert cells[0].outputs[0]['text'] == '42\n' and cells[1].outputs[0]['text'] == 'stored\n'
+
+
 def test_docs_site_builds(tmp_path):
     info = B.build(tmp_path, execute='01_structs', say=lambda *a: None)   # one notebook executed: the outputs path
     site = info['site']
