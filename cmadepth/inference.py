@@ -183,6 +183,11 @@ class FastDepthNet(nn.Module):
         disp = dd.disp(0, x_d)
         return (disp, sd.logits(x_s)) if self.seg else disp
 
+    def predict(self, image:Tensor)->Tensor:
+        "Scale-0 sigmoid disparity B×1×H×W only: `DepthNet.predict`'s contract, so evaluation takes either network."
+        out = self(image)
+        return out[0] if self.seg else out
+
 def optimise_for_inference(net:DepthNet, channels_last:bool=True, compile:bool=False, **kw):
     "`FastDepthNet` of eval-mode `net` (optionally `torch.compile`d): image → scale-0 disparity."
     fast = FastDepthNet(net, channels_last=channels_last, **kw)
