@@ -10,8 +10,8 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['Conv3x3', 'ConvBlock', 'upsample', 'GemmBackwardConv2d', 'gemm_backward_convs_', 'disp_to_depth',
-           'rot_from_axisangle', 'transformation_from_parameters']
+__all__ = ['Conv3x3', 'ConvBlock', 'upsample', 'GemmBackwardConv2d', 'gemm_backward_convs_', 'GroupedBatchNorm2d',
+           'grouped_batchnorm_', 'disp_to_depth', 'rot_from_axisangle', 'transformation_from_parameters']
 
 # %% ../nbs/02_layers.ipynb #43b8cc6c
 class Conv3x3(nn.Module):
@@ -72,6 +72,36 @@ def gemm_backward_convs_(module:nn.Module)->nn.Module:
     "Switch every plain `nn.Conv2d` of `module` to `GemmBackwardConv2d` in place (parameters and keys unchanged)."
     for m in module.modules():
         if type(m) is nn.Conv2d: m.__class__ = GemmBackwardConv2d
+    return module
+
+# %% ../nbs/02_layers.ipynb #6611bcce
+class GroupedBatchNorm2d(nn.BatchNorm2d):
+    "`BatchNorm2d` that normalises `groups` interleaved groups of a batch (sample b·G + g in group g) separately, as G calls would."
+    groups = 1
+    def forward(self, x:Tensor)->Tensor:
+        G = self.groups
+        if G == 1 or not self.training or self.momentum is None or x.dim() != 4: return super().forward(x)
+        N, C, H, W = x.shape
+        if N % G: raise ValueError(f"GroupedBatchNorm2d: batch {N} is not a multiple of groups={G}")
+        track = self.track_running_stats
+        rm = self.running_mean.repeat(G) if track else None
+        rv = self.running_var.repeat(G) if track else None
+        y = F.batch_norm(x.view(N // G, G * C, H, W), rm, rv, self.weight.repeat(G) if self.affine else None,
+                         self.bias.repeat(G) if self.affine else None, True, self.momentum, self.eps)
+        if track:
+            with torch.no_grad():                 # group g's update alone: r_g = (1−m)·r + m·μ_g; applied in order
+                keep = 1 - self.momentum
+                for buf, upd in ((self.running_mean, rm), (self.running_var, rv)):
+                    r0, r = buf.clone(), buf.clone()
+                    for g in range(G): r = keep * r + (upd[g * C:(g + 1) * C] - keep * r0)
+                    buf.copy_(r)
+                self.num_batches_tracked.add_(G)
+        return y.view(N, C, H, W)
+
+def grouped_batchnorm_(module:nn.Module)->nn.Module:
+    "Switch every plain `nn.BatchNorm2d` of `module` to `GroupedBatchNorm2d` in place (parameters, buffers and keys unchanged)."
+    for m in module.modules():
+        if type(m) is nn.BatchNorm2d: m.__class__ = GroupedBatchNorm2d
     return module
 
 # %% ../nbs/02_layers.ipynb #1ab09fbe

@@ -9,7 +9,7 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from .config import Config
 from .structs import NetOutput, Batch
-from .layers import transformation_from_parameters
+from .layers import transformation_from_parameters, GroupedBatchNorm2d
 from .encoders import ResnetEncoder
 from .decoders import PoseDecoder
 from .cma import JointDecoder
@@ -61,10 +61,28 @@ class PoseNet(nn.Module):
         axisangle, translation = self.decoder(self.encoder(x))
         return transformation_from_parameters(axisangle, translation, invert=invert)
 
+    def poses(self, pairs:list)->list:
+        """`[self(a, b, invert) for a, b, invert in pairs]`, in one batched pass when the encoder's BatchNorms are
+        `GroupedBatchNorm2d` (`layers.grouped_batchnorm_`): each pair keeps its own batch statistics and the running
+        statistics advance pair by pair, as the separate calls would; otherwise one call per pair."""
+        bns = [m for m in self.encoder.modules() if isinstance(m, nn.BatchNorm2d)]
+        G = len(pairs)
+        if G < 2 or not bns or not all(type(m) is GroupedBatchNorm2d for m in bns):
+            return [self(a, b, inv) for a, b, inv in pairs]
+        x = torch.stack([torch.cat([a, b], 1) for a, b, _ in pairs], 1)           # B×G×6×H×W: sample b·G + g
+        x = x.view(-1, *x.shape[2:])
+        if x.shape[-1] > 640: x = F.interpolate(x, size=(192, 640), mode='bilinear', align_corners=False)
+        for m in bns: m.groups = G
+        try: axisangle, translation = self.decoder(self.encoder(x))
+        finally:
+            for m in bns: m.groups = 1
+        aa, tr = axisangle.reshape(-1, G, *axisangle.shape[1:]), translation.reshape(-1, G, *translation.shape[1:])
+        return [transformation_from_parameters(aa[:, g], tr[:, g], invert=inv) for g, (_, _, inv) in enumerate(pairs)]
+
 def predict_poses(pose_net:PoseNet, batch:Batch, cfg:Config)->dict:
     "{frame id: B×4×4 T mapping target-camera points into that neighbour's camera}; the pairs are [I₀, I₊₁] and [I₋₁, I₀], the second inverted."
-    poses = {}
-    for k, f in enumerate(cfg.frame_ids[1:]):
-        nb = batch.neighbours_aug[:, k]
-        poses[f] = pose_net(nb, batch.image_aug, invert=True) if f < 0 else pose_net(batch.image_aug, nb)
-    return poses
+    pairs = [(batch.neighbours_aug[:, k], batch.image_aug, True) if f < 0 else (batch.image_aug, batch.neighbours_aug[:, k], False)
+             for k, f in enumerate(cfg.frame_ids[1:])]
+    if isinstance(pose_net, PoseNet): Ts = pose_net.poses(pairs)        # one pass for all pairs where it can (DDP: per call)
+    else: Ts = [pose_net(a, b, invert=inv) for a, b, inv in pairs]
+    return dict(zip(cfg.frame_ids[1:], Ts))

@@ -22,7 +22,7 @@ from .encoders import init_description
 from .evaluate import (constant_depth_baseline, layout_prior_baseline, load_train_gt_depths,
     evaluate_predictions, protocol_for_split)
 from .kitti import check_inputs, make_loader, set_loader_epoch
-from .layers import disp_to_depth, gemm_backward_convs_
+from .layers import disp_to_depth, gemm_backward_convs_, grouped_batchnorm_
 from .losses import compute_losses
 from .model import DepthNet, PoseNet, predict_poses
 # Imported where used: cmadepth.experiments (a later notebook: `ensure_data` renders the synthetic data),
@@ -143,6 +143,8 @@ def build_training(cfg:Config, device, info:DistInfo=DistInfo(), *, steps_per_ep
     depth_net.to(device); pose_net.to(device)
     if device.type == 'cpu':              # the gradients of small feature maps as im2col matrix products (layers notebook)
         gemm_backward_convs_(depth_net); gemm_backward_convs_(pose_net)
+        # both pose pairs in one pass with per-pair BatchNorm statistics (`PoseNet.poses`); DDP's SyncBatchNorm keeps per-call passes
+        if not info.enabled: grouped_batchnorm_(pose_net)
     if info.enabled:
         depth_net, pose_net = convert_sync_batchnorm(depth_net, device), convert_sync_batchnorm(pose_net, device)
         ids = [device.index] if device.type == 'cuda' else None

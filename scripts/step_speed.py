@@ -87,7 +87,8 @@ def main(argv=None):
                 for k in (('base', 'new') if (r + i) % 2 == 0 else ('new', 'base')):
                     t[v][k].append(_ask(procs[k], variant=v, steps=a.steps, preset=a.preset, data=str(data),
                                         loading=not a.no_loading))
-            print(f"round {r + 1}/{a.rounds}: " + '  '.join(f"{v} {t[v]['base'][-1] / t[v]['new'][-1]:.3f}×" for v in a.variants),
+            print(f"round {r + 1}/{a.rounds} (base/new s per step, ratio): " + '  '.join(
+                f"{v} {t[v]['base'][-1]:.3f}/{t[v]['new'][-1]:.3f} {t[v]['base'][-1] / t[v]['new'][-1]:.3f}×" for v in a.variants),
                   file=sys.stderr, flush=True)
     finally:
         for p in procs.values(): p.stdin.close(); p.wait(timeout=120)

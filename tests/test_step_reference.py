@@ -120,3 +120,23 @@ def test_training_networks_match_plain_networks(variant):
         assert torch.allclose(g0, g1, rtol=1e-3, atol=1e-4 * float(g0.abs().max()) + 1e-12), float((g0 - g1).abs().max())
         n += 1
     assert n > 100
+
+def test_training_pose_pass_matches_per_pair_calls():
+    "The training pose network's one batched pass (per-pair BatchNorm) gives the per-pair calls' poses, gradients and running statistics."
+    from cmadepth.model import DepthNet, PoseNet, predict_poses
+    from cmadepth.bench import synthetic_batch
+    from cmadepth.train import build_training
+    cfg = Config.make('monodepth2', 'quick', pretrained=False)
+    torch.manual_seed(0); DepthNet(cfg); plain = PoseNet(cfg).train()       # build_training's order of construction
+    torch.manual_seed(0); _, pose, _, _ = build_training(cfg, torch.device('cpu'), steps_per_epoch=10)
+    batch = synthetic_batch(cfg, 2, seed=4)
+    res = []
+    for net in (plain, pose.train()):
+        Ts = predict_poses(net, batch, cfg)
+        loss = sum((T * (k + 1)).sum() for k, T in enumerate(Ts.values()))
+        res.append((Ts, torch.autograd.grad(loss, list(net.parameters()), allow_unused=True), {k: b.clone() for k, b in net.state_dict().items()}))
+    for f in cfg.frame_ids[1:]: assert torch.allclose(res[0][0][f], res[1][0][f], atol=1e-6), f
+    for g0, g1 in zip(res[0][1], res[1][1]):
+        assert (g0 is None) == (g1 is None)
+        if g0 is not None: assert torch.allclose(g0, g1, rtol=1e-3, atol=1e-4 * float(g0.abs().max()) + 1e-12)
+    for k, b in res[0][2].items(): assert torch.allclose(b.float(), res[1][2][k].float(), rtol=1e-5, atol=1e-6), k
