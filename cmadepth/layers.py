@@ -59,7 +59,7 @@ class _GemmBackwardConv(torch.autograd.Function):
 
 class GemmBackwardConv2d(nn.Conv2d):
     "`nn.Conv2d` whose backward runs as im2col matrix products on the CPU when the output has ≤ `max_positions` positions."
-    max_positions = 64
+    max_positions = 32
     def _conv_forward(self, x, weight, bias):
         if (x.device.type == 'cpu' and torch.is_grad_enabled() and x.dim() == 4 and self.groups == 1
                 and self.padding_mode == 'zeros' and not isinstance(self.padding, str) and tuple(self.dilation) == (1, 1)):
