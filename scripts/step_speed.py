@@ -10,7 +10,9 @@ to time `--steps` steps. By default a step is what `cmadepth-train` runs: the ne
 training loader (`make_loader`, the preset's `num_workers`), `train_step`, the scheduler step; both trees draw the same
 batches. `--no-loading` times `train_step` on one fixed batch instead. Each round gives one base/new time ratio per
 variant; the median over rounds and their range are reported (speed-up > 1: this checkout is faster), with each
-tree's median step time and the ratio of each variant to Monodepth2 in the same tree.
+tree's median step time and the ratio of each variant to Monodepth2 in the same tree. `--clock cpu` times each step
+by the worker's CPU time instead of the elapsed time: on a machine that other jobs keep busy (a niced comparison gets a
+few per cent of a core) the elapsed time mostly measures the scheduler, the CPU time still the step.
 Only one comparison at a time gives meaningful numbers: the two workers share the machine with whatever else runs."""
 import argparse, json, os, statistics, subprocess, sys
 from pathlib import Path
@@ -43,9 +45,9 @@ for line in sys.stdin:
     v = cmd['variant']
     if v not in state:
         state[v] = setup(cmd); step(state[v], cmd['loading'])        # warm-up step
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for _ in range(cmd['steps']): step(state[v], cmd['loading'])
-    print(json.dumps(dict(seconds=(time.perf_counter() - t) / cmd['steps'])), flush=True)
+    print(json.dumps(dict(seconds=(time.perf_counter() - t) / cmd['steps'], cpu_seconds=(time.process_time() - c) / cmd['steps'])), flush=True)
 '''
 
 VARIANTS = ['monodepth2', 'semantics', 'cma', 'sgt', 'full']
@@ -59,7 +61,8 @@ def _ask(proc, **cmd):
     proc.stdin.write(json.dumps(cmd) + '\n'); proc.stdin.flush()
     line = proc.stdout.readline()
     if not line: raise RuntimeError('a worker died (see its error above)')
-    return json.loads(line)['seconds']
+    r = json.loads(line)
+    return r['cpu_seconds' if cmd.get('clock') == 'cpu' else 'seconds']
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -71,6 +74,9 @@ def main(argv=None):
     ap.add_argument('--rounds', type=int, default=5); ap.add_argument('--steps', type=int, default=3)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--no-loading', action='store_true', help='time train_step on one fixed batch (no data loading)')
+    ap.add_argument('--clock', default='wall', choices=['wall', 'cpu'],
+                    help="wall: elapsed time (steps per second); cpu: the worker's CPU time (process_time), the cost of a step "
+                         "independent of how much of the machine other jobs take (1 thread: ≈ its wall time on an idle machine)")
     ap.add_argument('--json', default='', help='also write the rows to this JSON file')
     a = ap.parse_args(argv)
     for t in (a.base, a.new):
@@ -86,7 +92,7 @@ def main(argv=None):
             for i, v in enumerate(a.variants):
                 for k in (('base', 'new') if (r + i) % 2 == 0 else ('new', 'base')):
                     t[v][k].append(_ask(procs[k], variant=v, steps=a.steps, preset=a.preset, data=str(data),
-                                        loading=not a.no_loading))
+                                        loading=not a.no_loading, clock=a.clock))
             print(f"round {r + 1}/{a.rounds} (base/new s per step, ratio): " + '  '.join(
                 f"{v} {t[v]['base'][-1]:.3f}/{t[v]['new'][-1]:.3f} {t[v]['base'][-1] / t[v]['new'][-1]:.3f}×" for v in a.variants),
                   file=sys.stderr, flush=True)
@@ -95,13 +101,13 @@ def main(argv=None):
     rows, med = [], statistics.median
     for v in a.variants:
         ratios = [b / n for b, n in zip(t[v]['base'], t[v]['new'])]
-        rows.append(dict(variant=v, preset=a.preset, threads=a.threads, loading=not a.no_loading, rounds=a.rounds, steps=a.steps,
+        rows.append(dict(variant=v, preset=a.preset, threads=a.threads, loading=not a.no_loading, clock=a.clock, rounds=a.rounds, steps=a.steps,
                          base_s=med(t[v]['base']), new_s=med(t[v]['new']), speedup=med(ratios),
                          speedup_min=min(ratios), speedup_max=max(ratios), ratios=[round(x, 3) for x in ratios]))
     ref = next((r for r in rows if r['variant'] == 'monodepth2'), None)
     for r in rows:
         if ref: r['base_x_md2'], r['new_x_md2'] = r['base_s'] / ref['base_s'], r['new_s'] / ref['new_s']
-    print(f"preset {a.preset}, {a.threads} thread(s), {'with' if not a.no_loading else 'without'} data loading, "
+    print(f"preset {a.preset}, {a.threads} thread(s), {'with' if not a.no_loading else 'without'} data loading, {a.clock} clock, "
           f"{a.rounds} rounds × {a.steps} steps; base {a.base}, new {a.new}")
     print(f"{'variant':12s} {'base s/step':>11s} {'new s/step':>10s} {'speed-up':>9s} {'range':>13s} {'base/md2':>8s} {'new/md2':>8s}")
     for r in rows:
