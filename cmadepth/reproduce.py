@@ -19,8 +19,8 @@ from .errors import Parser
 
 # %% auto #0
 __all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KEYS', 'plan', 'job_speedup', 'stop_children',
-           'clean_temp', 'execute', 'NotebookFailed', 'execute_isolated', 'reproduce_main', 'snapshot_tables',
-           'compare_tables', 'print_comparison']
+           'clean_temp', 'execute', 'strip_root', 'NotebookFailed', 'execute_isolated', 'reproduce_main',
+           'snapshot_tables', 'compare_tables', 'print_comparison']
 
 # %% ../nbs/22_reproduce.ipynb #b212eb42
 QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
@@ -140,8 +140,17 @@ def execute(nb:str, params:dict, results_dir='results', root=None, log_output:bo
     except BaseException:
         if tmp.exists(): tmp.replace(final.with_name(final.stem + '.failed.ipynb'))
         raise
+    strip_root(tmp, root)
     tmp.replace(final)
     return final
+
+def strip_root(path, root)->Path:
+    "Rewrite the executed notebook `path` with the checkout's absolute path `root` made project-relative (committed results hold no machine paths)."
+    p = Path(path); text = p.read_text(encoding='utf-8'); new = text
+    for r in dict.fromkeys((str(Path(root).resolve()), str(Path(root).absolute()))):
+        new = new.replace(r + '/', '').replace(r, '.')
+    if new != text: p.write_text(new, encoding='utf-8')
+    return p
 
 class NotebookFailed(RuntimeError):
     "A notebook run in a child process failed: the fields of papermill's PapermillExecutionError."
