@@ -13,7 +13,7 @@ import argparse, json, statistics, sys, time
 from contextlib import contextmanager
 
 
-def profile_step(variant='full', preset='quick', threads=1, steps=6, warmup=2, data_path='', ops=True)->dict:
+def profile_step(variant='full', preset='quick', threads=1, steps=6, warmup=2, data_path='', ops=True, clock='wall')->dict:
     import torch
     torch.set_num_threads(threads)
     from cmadepth import losses as L
@@ -28,6 +28,7 @@ def profile_step(variant='full', preset='quick', threads=1, steps=6, warmup=2, d
     depth, pose, opt, _ = build_training(cfg, torch.device('cpu'), steps_per_epoch=len(loader))
     depth.train(); pose.train()
     T = {}
+    now = time.process_time if clock == 'cpu' else time.perf_counter
     def add(k, dt): T.setdefault(k, [0.] * (warmup + steps))[cur[0]] += dt
     cur = [0]
     wrapped = {}
@@ -36,25 +37,25 @@ def profile_step(variant='full', preset='quick', threads=1, steps=6, warmup=2, d
         f = getattr(L, name, None)
         if f is None: continue
         def w(*a, _f=f, _k=key, **k):
-            t = time.perf_counter(); r = _f(*a, **k); add(_k, time.perf_counter() - t); return r
+            t = now(); r = _f(*a, **k); add(_k, now() - t); return r
         wrapped[name] = f; setattr(L, name, w)
     it = iter(loader)
     try:
         for k in range(warmup + steps):
             cur[0] = k
-            t0 = time.perf_counter(); b = next(it); t1 = time.perf_counter(); add('data', t1 - t0)
-            out = depth(b.image_aug); t2 = time.perf_counter(); add('depth_forward', t2 - t1)
-            poses = predict_poses(pose, b, cfg); t3 = time.perf_counter(); add('pose_forward', t3 - t2)
-            losses = L.compute_losses(cfg, b, out, poses); t4 = time.perf_counter(); add('losses', t4 - t3)
-            opt.zero_grad(set_to_none=True); losses['total'].backward(); t5 = time.perf_counter(); add('backward', t5 - t4)
-            opt.step(); t6 = time.perf_counter(); add('optimiser', t6 - t5)
+            t0 = now(); b = next(it); t1 = now(); add('data', t1 - t0)
+            out = depth(b.image_aug); t2 = now(); add('depth_forward', t2 - t1)
+            poses = predict_poses(pose, b, cfg); t3 = now(); add('pose_forward', t3 - t2)
+            losses = L.compute_losses(cfg, b, out, poses); t4 = now(); add('losses', t4 - t3)
+            opt.zero_grad(set_to_none=True); losses['total'].backward(); t5 = now(); add('backward', t5 - t4)
+            opt.step(); t6 = now(); add('optimiser', t6 - t5)
             add('total', t6 - t0)
     finally:
         for name, f in wrapped.items(): setattr(L, name, f)
     med = {k: statistics.median(v[warmup:]) * 1e3 for k, v in T.items()}
     parts = sum(med.get(k, 0.) for k in ('loss_reprojection', 'loss_smoothness', 'loss_ce', 'loss_sgt'))
     med['loss_other'] = med['losses'] - parts
-    row = dict(variant=variant, preset=preset, threads=torch.get_num_threads(), steps=steps,
+    row = dict(variant=variant, preset=preset, threads=torch.get_num_threads(), steps=steps, clock=clock,
                **{f'{k}_ms': round(v, 1) for k, v in med.items()})
     if ops:                                                   # per-op self time of the same kind of steps
         from torch.profiler import profile, ProfilerActivity
@@ -83,11 +84,12 @@ def main(argv=None):
     ap.add_argument('--steps', type=int, default=6); ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--data', default='', help="synthetic data folder (default: the preset's data_path)")
     ap.add_argument('--no-ops', action='store_true', help='skip the torch.profiler pass')
+    ap.add_argument('--clock', default='wall', choices=['wall', 'cpu'], help='cpu: phases timed by process CPU time (for a busy machine, 1 thread)')
     ap.add_argument('--json', default='', help='also write the rows to this JSON file')
     a = ap.parse_args(argv)
-    rows = [profile_step(v, a.preset, a.threads, a.steps, a.warmup, a.data, not a.no_ops) for v in a.variants]
+    rows = [profile_step(v, a.preset, a.threads, a.steps, a.warmup, a.data, not a.no_ops, a.clock) for v in a.variants]
     keys = [k for k in rows[0] if k.endswith(('_ms', '_share'))]
-    print(f"preset {a.preset}, {a.threads} thread(s), median of {a.steps} steps (ms per step; *_share: of the profiled op time)")
+    print(f"preset {a.preset}, {a.threads} thread(s), {a.clock} clock, median of {a.steps} steps (ms per step; *_share: of the profiled op time)")
     print(f"{'':22s}" + ''.join(f"{r['variant']:>12s}" for r in rows))
     for k in keys: print(f"{k:22s}" + ''.join(f"{r.get(k, float('nan')):12.3g}" for r in rows))
     if a.json:
