@@ -9,10 +9,10 @@ from pathlib import Path
 from contextlib import nullcontext
 
 # %% auto #0
-__all__ = ['PAPER_TABLE2', 'STEP_SHAPES', 'cpu_model', 'env_info', 'import_time', 'make_config', 'count_params', 'count_macs',
-           'model_counts', 'synthetic_batch', 'loss_function', 'sgt_function', 'make_train_step', 'timed', 'cma_time',
-           'sgt_time', 'saved_activation_mb', 'train_memory_estimate', 'measure', 'run_benchmark', 'with_counts',
-           'table2', 'measure_onnx', 'measure_steps', 'run_job', 'run_extra', 'format_extra', 'format_table', 'main']
+__all__ = ['PAPER_TABLE2', 'cpu_model', 'env_info', 'import_time', 'make_config', 'count_params', 'count_macs', 'model_counts',
+           'synthetic_batch', 'loss_function', 'sgt_function', 'make_train_step', 'timed', 'cma_time', 'sgt_time',
+           'saved_activation_mb', 'train_memory_estimate', 'measure', 'run_benchmark', 'with_counts', 'table2',
+           'run_job', 'format_table', 'main']
 
 # %% ../nbs/17_bench.ipynb #98608776
 def cpu_model()->str:
@@ -331,121 +331,15 @@ def table2(df, paper:bool=True):
         out['paper_memory'] = [PAPER_TABLE2.get(v, (None, None, None))[1] for v in df.variant]
     return out
 
-# %% ../nbs/17_bench.ipynb #c4b585b3
-def _ratio_timings(fa, fb, repeats:int, warmup:int)->tuple:
-    "Interleaved timings of `fa` and `fb`: (median seconds of a, of b, median of the per-pair ratios b/a)."
-    for _ in range(warmup): fa(); fb()
-    ta, tb = [], []
-    for _ in range(repeats):
-        t = time.perf_counter(); fa(); ta.append(time.perf_counter() - t)
-        t = time.perf_counter(); fb(); tb.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb), statistics.median(b / a for a, b in zip(ta, tb))
-
-def measure_onnx(variant:str, height:int=192, width:int=640, batch_sizes=(1,), repeats:int=5, warmup:int=1, threads:int=0)->dict:
-    "onnxruntime vs PyTorch's fast path for one variant (ResNet-18): ms per image, their ratio, GMAC/s, max |difference|."
-    import tempfile, torch
-    from cmadepth.model import DepthNet
-    from cmadepth.inference import FastDepthNet
-    from cmadepth.export import export_onnx, OnnxDepthNet
-    if threads: torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    cfg = make_config(variant, 'resnet18', height, width)
-    net = DepthNet(cfg).eval()
-    fast = FastDepthNet(net)
-    macs = count_macs(FastDepthNet(net, channels_last=False), torch.rand(1, 3, height, width)) / 1e9
-    row = dict(variant=variant, backbone='resnet18', height=height, width=width, threads=torch.get_num_threads(), gmacs_fast=macs)
-    with tempfile.TemporaryDirectory() as d:
-        t = time.perf_counter(); export_onnx(net, Path(d) / 'm.onnx', check=False); row['export_s'] = time.perf_counter() - t
-        onet = OnnxDepthNet(Path(d) / 'm.onnx', threads=torch.get_num_threads())
-        for B in batch_sizes:
-            x = torch.rand(B, 3, height, width)
-            with torch.no_grad():
-                tf, to, ratio = _ratio_timings(lambda: fast(x), lambda: onet(x), repeats, warmup)
-                if B == batch_sizes[0]: row['onnx_maxdiff'] = (onet(x)[0] - fast(x)).abs().max().item()
-            row.update({f'fast_b{B}_ms': tf * 1e3 / B, f'onnx_b{B}_ms': to * 1e3 / B, f'onnx_vs_fast_b{B}': ratio,
-                        f'fast_b{B}_gmac_s': macs * B / tf, f'onnx_b{B}_gmac_s': macs * B / to})
-    return row
-
-# %% ../nbs/17_bench.ipynb #06cf5a90
-STEP_SHAPES = {'quick': dict(preset='quick'), 'cpu': dict(preset='cpu'),
-               'paper': dict(preset='cpu', height=192, width=640, batch_size=12)}   # paper-shaped, on the synthetic data
-
-def measure_steps(variant:str, shape:str='quick', steps:int=3, warmup:int=1, threads:int=0, data_path:str='')->dict:
-    "Training steps/s of `variant` at a preset shape, with and without data loading; peak RSS; achieved GMAC/s."
-    import torch
-    from cmadepth.config import Config
-    from cmadepth.train import build_training, train_step, ensure_synthetic_data
-    from cmadepth.kitti import make_loader
-    if shape not in STEP_SHAPES: raise ValueError(f"shape={shape!r}: allowed are {', '.join(STEP_SHAPES)}")
-    if threads: torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    kw = dict(STEP_SHAPES[shape]); preset = kw.pop('preset')
-    if data_path: kw['data_path'] = data_path
-    cfg = Config.make(variant, preset, pretrained=False, **kw)
-    ensure_synthetic_data(cfg, say=lambda *a, **k: None)
-    loader = make_loader(cfg, 'train')
-    depth, pose, opt, _ = build_training(cfg, torch.device('cpu'), steps_per_epoch=len(loader))
-    it = iter(loader)
-    def fetch():
-        nonlocal it
-        try: return next(it)
-        except StopIteration: it = iter(loader); return next(it)
-    fixed = fetch()
-    with_loading, without = [], []
-    for k in range(warmup + steps):              # interleaved, so that load from other processes hits both alike
-        t = time.perf_counter(); train_step(cfg, fetch(), depth, pose, opt, step=k); with_loading.append(time.perf_counter() - t)   # as a run goes
-        t = time.perf_counter(); train_step(cfg, fixed, depth, pose, opt, step=k); without.append(time.perf_counter() - t)        # batch in memory
-    tw, tn = statistics.median(with_loading[warmup:]), statistics.median(without[warmup:])
-    counts = model_counts(make_config(variant, 'resnet18', cfg.height, cfg.width))
-    step_gmacs = 3 * cfg.batch_size * (counts['gmacs_forward'] + 2 * counts['gmacs_pose'])
-    return dict(variant=variant, shape=shape, height=cfg.height, width=cfg.width, batch=cfg.batch_size, num_workers=cfg.num_workers,
-                threads=torch.get_num_threads(), steps=steps, step_ms_loading=tw * 1e3, step_ms_no_loading=tn * 1e3,
-                steps_per_s_loading=1 / tw, steps_per_s_no_loading=1 / tn, loading_share=max(0., 1 - tn / tw),
-                peak_rss_mb=_peak_rss_mb(), step_gmacs=step_gmacs, train_gmac_s=step_gmacs / tn)
-
-# %% ../nbs/17_bench.ipynb #4983e563
+# %% ../nbs/17_bench.ipynb #ec1174fb
 def run_job(job:dict)->dict:
     "One benchmark job in this process: `kind` infer/train (`measure`), onnx (`measure_onnx`), steps (`measure_steps`)."
+    from cmadepth.bench_extra import measure_onnx, measure_steps    # bench_extra builds on this module: importing it above would close a cycle
     job = dict(job); kind = job.pop('kind')
     if kind == 'onnx': return measure_onnx(**job)
     if kind == 'steps': return measure_steps(**job)
     return measure(kind, **job)
 
-def run_extra(variants=('monodepth2', 'full'), onnx:bool=True, shapes=('quick', 'cpu'), onnx_variants=('monodepth2', 'full'),
-              height:int=192, width:int=640, batch_sizes=(1,), repeats:int=5, steps:int=3, paper_steps:int=1, threads:int=0,
-              data_path:str='', fresh:bool=True, progress:bool=True)->tuple:
-    "(onnx frame or None, steps frame or None): onnxruntime vs the fast path, and training steps/s per preset shape."
-    import pandas as pd
-    jobs = [dict(kind='onnx', variant=v, height=height, width=width, batch_sizes=tuple(batch_sizes), repeats=repeats, threads=threads)
-            for v in (onnx_variants if onnx else ())]
-    jobs += [dict(kind='steps', variant=v, shape=s, steps=paper_steps if s == 'paper' else steps, threads=threads, data_path=data_path)
-             for s in shapes for v in (['monodepth2'] + [v for v in variants if v != 'monodepth2'])]
-    it = jobs
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(jobs, desc='benchmark', leave=False)
-    rows = [(_run_fresh(j) if fresh else run_job(j)) | dict(kind=j['kind']) for j in it]
-    on = pd.DataFrame([r for r in rows if r['kind'] == 'onnx']).drop(columns='kind') if onnx and onnx_variants else None
-    st = pd.DataFrame([r for r in rows if r['kind'] == 'steps']).drop(columns='kind') if shapes else None
-    if st is not None:
-        for s in st['shape'].unique():
-            sel = st['shape'] == s
-            ref = st[sel & (st.variant == 'monodepth2')].iloc[0]
-            for c in ('step_ms_loading', 'step_ms_no_loading'): st.loc[sel, c.replace('step_ms', 'x')] = st.loc[sel, c] / ref[c]
-        if on is not None:
-            gm = dict(zip(on.variant, on[f'fast_b{batch_sizes[0]}_gmac_s']))
-            st['infer_gmac_s'] = [gm.get(v, float('nan')) for v in st.variant]
-    return on, st
-
-def format_extra(on, st)->str:
-    "Both extra tables as plain text (times in ms, ratios, GMAC/s, MB)."
-    f = lambda v: f'{v:.3g}'
-    out = []
-    if on is not None: out += ['onnxruntime vs PyTorch fast path (ms per image; onnx_vs_fast = median of interleaved per-pair ratios):',
-                               on.to_string(index=False, float_format=f)]
-    if st is not None: out += ['training steps (as cmadepth-train runs them; x_* = time ratio to Monodepth2 at the same shape):',
-                               st.to_string(index=False, float_format=f)]
-    return '\n'.join(out)
 
 # %% ../nbs/17_bench.ipynb #fda022b0
 def format_table(df)->str:
@@ -493,6 +387,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     extra = None
     if a.onnx or a.train_presets:
+        from cmadepth.bench_extra import run_extra, format_extra   # (a cycle: bench_extra builds on this module)
         vs = names(a.variants) or None
         extra = run_extra(vs or ('monodepth2', 'semantics', 'cma', 'sgt', 'full'), a.onnx, names(a.train_presets),
                           vs or ('monodepth2', 'full'), a.height, a.width, ints(a.batch_sizes)[:1] or (1,), max(a.repeats, 3),
