@@ -56,18 +56,26 @@ def _mean3x3(t:Tensor)->Tensor:
     r = t[..., :, :-2] + t[..., :, 1:-1] + t[..., :, 2:]
     return (r[..., :-2, :] + r[..., 1:-1, :] + r[..., 2:, :]) / 9
 
+def _target_stats(y:Tensor)->tuple:
+    "The target's side of SSIM: (reflection-padded y, μ_y, μ_y², σ_y²)."
+    y = F.pad(y, (1, 1, 1, 1), mode='reflect')
+    mu_y = _mean3x3(y); mu_y2 = mu_y**2
+    return y, mu_y, mu_y2, _mean3x3(y*y) - mu_y2
+
+def _ssim_from(x:Tensor, stats:tuple, C1:float, C2:float)->Tensor:
+    "SSIM loss of the reflection-padded `x` against a target given by its `_target_stats` (leading dims broadcast): the one SSIM formula."
+    y, mu_y, mu_y2, sigma_y = stats
+    mu_x = _mean3x3(x)
+    sigma_x = _mean3x3(x*x) - mu_x**2
+    sigma_xy = _mean3x3(x*y) - mu_x*mu_y
+    n = (2*mu_x*mu_y + C1) * (2*sigma_xy + C2)
+    d = (mu_x**2 + mu_y2 + C1) * (sigma_x + sigma_y + C2)
+    return torch.clamp((1 - n/d) / 2, 0, 1)
+
 def ssim_loss(x:Tensor, y:Tensor, C1:float=0.01**2, C2:float=0.03**2)->Tensor:
     "Per-channel, per-pixel SSIM loss clamp((1 − SSIM)/2, 0, 1) of two B×C×H×W images (3×3 mean pooling, reflection padding)."
     if x.shape != y.shape: raise ValueError(f"ssim_loss: shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}")
-    x = F.pad(x, (1, 1, 1, 1), mode='reflect'); y = F.pad(y, (1, 1, 1, 1), mode='reflect')
-    pool = _mean3x3
-    mu_x, mu_y = pool(x), pool(y)
-    sigma_x = pool(x*x) - mu_x**2
-    sigma_y = pool(y*y) - mu_y**2
-    sigma_xy = pool(x*y) - mu_x*mu_y
-    n = (2*mu_x*mu_y + C1) * (2*sigma_xy + C2)
-    d = (mu_x**2 + mu_y**2 + C1) * (sigma_x + sigma_y + C2)
-    return torch.clamp((1 - n/d) / 2, 0, 1)
+    return _ssim_from(F.pad(x, (1, 1, 1, 1), mode='reflect'), _target_stats(y), C1, C2)
 
 def photometric_error(pred:Tensor, target:Tensor, alpha:float=0.85)->Tensor:
     "pe = α·mean_c SSIMloss + (1−α)·mean_c |pred − target|, per pixel: B×1×H×W."
@@ -81,17 +89,9 @@ def photometric_error_groups(pred:Tensor, target:Tensor, alpha:float=0.85, C1:fl
     B = target.shape[0]
     if pred.dim() != 4 or target.dim() != 4 or pred.shape[0] % B or pred.shape[1:] != target.shape[1:]:
         raise ValueError(f"photometric_error_groups: pred {tuple(pred.shape)} must be G·B×C×H×W for target {tuple(target.shape)}")
-    G, pool = pred.shape[0] // B, _mean3x3
-    with torch.no_grad():
-        y = F.pad(target, (1, 1, 1, 1), mode='reflect')
-        mu_y = pool(y); mu_y2 = mu_y**2
-        sigma_y = pool(y*y) - mu_y2
-    x = F.pad(pred, (1, 1, 1, 1), mode='reflect').view(G, B, *y.shape[1:])
-    mu_x = pool(x)
-    sigma_x = pool(x*x) - mu_x**2
-    sigma_xy = pool(x*y) - mu_x*mu_y
-    n = (2*mu_x*mu_y + C1) * (2*sigma_xy + C2)
-    d = (mu_x**2 + mu_y2 + C1) * (sigma_x + sigma_y + C2)
-    ssim = torch.clamp((1 - n/d) / 2, 0, 1).mean(2, keepdim=True)
+    G = pred.shape[0] // B
+    with torch.no_grad(): stats = _target_stats(target)
+    x = F.pad(pred, (1, 1, 1, 1), mode='reflect').view(G, B, *stats[0].shape[1:])
+    ssim = _ssim_from(x, stats, C1, C2).mean(2, keepdim=True)
     l1 = (pred.view(G, B, *pred.shape[1:]) - target).abs().mean(2, keepdim=True)
     return (alpha * ssim + (1 - alpha) * l1).view(G * B, 1, *pred.shape[-2:])
