@@ -55,10 +55,13 @@ class PoseNet(nn.Module):
         self.encoder = ResnetEncoder(18, pretrained=cfg.pretrained, num_input_images=2)
         self.decoder = PoseDecoder(self.encoder.num_ch_enc)
 
-    def forward(self, a:Tensor, b:Tensor, invert:bool=False)->Tensor:
-        x = torch.cat([a, b], 1)
+    def _params(self, x:Tensor)->tuple:
+        "(axis-angle, translation) of stacked frame pairs `x` (N×6×H×W); inputs wider than 640 px are resized to 192×640 first."
         if x.shape[-1] > 640: x = F.interpolate(x, size=(192, 640), mode='bilinear', align_corners=False)
-        axisangle, translation = self.decoder(self.encoder(x))
+        return self.decoder(self.encoder(x))
+
+    def forward(self, a:Tensor, b:Tensor, invert:bool=False)->Tensor:
+        axisangle, translation = self._params(torch.cat([a, b], 1))
         return transformation_from_parameters(axisangle, translation, invert=invert)
 
     def poses(self, pairs:list)->list:
@@ -71,9 +74,8 @@ class PoseNet(nn.Module):
             return [self(a, b, inv) for a, b, inv in pairs]
         x = torch.stack([torch.cat([a, b], 1) for a, b, _ in pairs], 1)           # B×G×6×H×W: sample b·G + g
         x = x.view(-1, *x.shape[2:])
-        if x.shape[-1] > 640: x = F.interpolate(x, size=(192, 640), mode='bilinear', align_corners=False)
         for m in bns: m.groups = G
-        try: axisangle, translation = self.decoder(self.encoder(x))
+        try: axisangle, translation = self._params(x)
         finally:
             for m in bns: m.groups = 1
         aa, tr = axisangle.reshape(-1, G, *axisangle.shape[1:]), translation.reshape(-1, G, *translation.shape[1:])
