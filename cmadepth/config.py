@@ -60,7 +60,7 @@ PRESETS = {
 
 # %% ../nbs/00_config.ipynb #f90cba5c
 _CHOICES = dict(backbone=('resnet18', 'resnet50'), dataset=('synthetic', 'kitti'),
-                labels=('primary', 'alternative'), amp=('off', 'bf16', 'fp16'),
+                labels=('primary', 'alternative'), amp=('off', 'bf16', 'fp16'), pose_source=('net', 'gt'),
                 preset=tuple(PRESETS) + ('custom',))
 
 @dataclass
@@ -78,6 +78,9 @@ class Config:
     min_depth: float = 0.1
     max_depth: float = 100.0
     scales: tuple = (0, 1, 2, 3)
+    pose_translation_scale: float = 0.01  # the pose decoder's translation output scale (the paper's ×0.01); a synthetic preset may set another (recorded)
+    pose_source: str = 'net'          # net: the pose network (the method) | gt: the synthetic drives' true relative poses (the exact-pose diagnostic, not the method)
+    gt_pose_scale: float = 0.05       # pose_source=gt: true translation (m) × this = the translation the losses use (sets the depth network's unit)
     # --- losses
     ssim_weight: float = 0.85         # α of the photometric error
     smooth_weight: float = 1e-3
@@ -164,7 +167,10 @@ class Config:
             raise ValueError(f"num_classes={self.num_classes}: the pseudo-labels map to the 19 Cityscapes train ids 0..18; must be ≥ 19")
         if any(m <= 0 for m in self.lr_milestones): raise ValueError(f"lr_milestones={self.lr_milestones}: epochs must be > 0 (e.g. 10,15 or 0.75)")
         if self.max_steps < 0: raise ValueError(f"max_steps={self.max_steps}: must be ≥ 0 (0: run all epochs)")
-        for k in ('lr', 'min_depth', 'max_depth'):
+        if self.pose_source == 'gt' and self.dataset != 'synthetic':
+            raise ValueError("pose_source=gt: the exact-pose diagnostic needs the synthetic drives' true poses; "
+                             "KITTI runs learn the pose (pose_source=net)")
+        for k in ('lr', 'min_depth', 'max_depth', 'pose_translation_scale', 'gt_pose_scale'):
             if not getattr(self, k) > 0: raise ValueError(f"{k}={getattr(self, k)}: must be > 0")
         if self.min_depth >= self.max_depth: raise ValueError(f"min_depth={self.min_depth} must be below max_depth={self.max_depth}")
         return self

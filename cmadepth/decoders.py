@@ -108,9 +108,11 @@ class SegDecoder(StageDecoder):
 
 # %% ../nbs/04_decoders.ipynb #56b51005
 class PoseDecoder(nn.Module):
-    "Pose decoder on the pose encoder's E4 → (axisangle, translation), each B×1×1×3 (one frame, 6 outputs, ×0.01)."
-    def __init__(self, num_ch_enc=(64, 64, 128, 256, 512)):
+    """Pose decoder on the pose encoder's E4 → (axisangle, translation), each B×1×1×3 (one frame, 6 outputs, ×0.01).
+    `translation_scale` replaces the translation's ×0.01 (`Config.pose_translation_scale`; the paper's value is 0.01)."""
+    def __init__(self, num_ch_enc=(64, 64, 128, 256, 512), translation_scale:float=0.01):
         super().__init__()
+        self.translation_scale = float(translation_scale)
         c = list(num_ch_enc)[-1]
         self.net = nn.ModuleList([nn.Conv2d(c, 256, 1), nn.Conv2d(256, 256, 3, 1, 1),
                                   nn.Conv2d(256, 256, 3, 1, 1), nn.Conv2d(256, 6, 1)])
@@ -122,5 +124,5 @@ class PoseDecoder(nn.Module):
         for k, conv in enumerate(self.net):
             x = conv(x)
             if k < 3: x = self.relu(x)
-        out = 0.01 * x.mean(3).mean(2).view(-1, 1, 1, 6)
-        return out[..., :3], out[..., 3:]
+        out = x.mean(3).mean(2).view(-1, 1, 1, 6)
+        return 0.01 * out[..., :3], self.translation_scale * out[..., 3:]

@@ -19,9 +19,9 @@ __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', '
            'split_lines', 'read_calib_file', 'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points',
            'project_velodyne', 'generate_depth_map', 'label_to_train_id', 'label_table', 'label_id_palette',
            'train_id_palette', 'colorize_labels', 'image_path', 'label_path', 'depth_gt_path', 'velodyne_path',
-           'calib_dir', 'Missing', 'find_missing', 'missing_error', 'open_image', 'read_label_png', 'read_depth_png',
-           'write_depth_png', 'to_rgb', 'check_label_values', 'fake_label', 'fake_image', 'write_fake_kitti',
-           'export_gt_depths', 'gt_depths_path', 'load_gt_depths', 'export_main']
+           'calib_dir', 'poses_path', 'read_poses', 'Missing', 'find_missing', 'missing_error', 'open_image',
+           'read_label_png', 'read_depth_png', 'write_depth_png', 'to_rgb', 'check_label_values', 'fake_label',
+           'fake_image', 'write_fake_kitti', 'export_gt_depths', 'gt_depths_path', 'load_gt_depths', 'export_main']
 
 # %% ../nbs/11_kitti.ipynb #9738db24
 import cmadepth
@@ -230,6 +230,19 @@ def velodyne_path(root, line:SplitLine)->str:
     return f"{os.fspath(root)}/{line.folder}/velodyne_points/data/{line.frame:010d}.bin"
 
 def calib_dir(root, line:SplitLine)->Path: return Path(root)/line.date
+
+def poses_path(root, line:SplitLine)->str:
+    "The drive's camera poses (`poses.txt`; the synthetic data writes one, KITTI raw has none)."
+    return f"{os.fspath(root)}/{line.folder}/poses.txt"
+
+def read_poses(path)->np.ndarray:
+    "F×4×4 camera-to-world matrices from a `poses.txt` (one 3×4 row-major matrix per line, KITTI odometry's format)."
+    path = Path(path)
+    try: rows = np.loadtxt(path, ndmin=2)
+    except (OSError, ValueError) as e: raise ValueError(f"{path}: cannot read poses ({e})") from None
+    if rows.shape[1] != 12: raise ValueError(f"{path}: expected 12 numbers per line (a 3×4 matrix), found {rows.shape[1]}")
+    P = np.tile(np.eye(4), (len(rows), 1, 1)); P[:, :3, :4] = rows.reshape(-1, 3, 4)
+    return P
 
 @dataclass
 class Missing:

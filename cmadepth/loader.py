@@ -12,7 +12,7 @@ from PIL import Image
 from .errors import Parser, UserError, command, error_message
 from .kitti import (SUBSETS, LABEL_DIRS, find_split_file, read_split, split_lines, kitti_intrinsics, label_to_train_id,
     image_path, label_path, depth_gt_path, velodyne_path, calib_dir, find_missing, missing_error, open_image,
-    read_label_png, read_depth_png, to_rgb, check_label_values, gt_depths_path)
+    read_label_png, read_depth_png, to_rgb, check_label_values, gt_depths_path, poses_path, read_poses)
 # torch and torchvision are imported inside the dataset and loader code: the folder checks (`cmadepth-check-kitti`)
 # run without them (torch's import takes seconds).
 
@@ -58,7 +58,8 @@ class KittiDataset:
                  *, split:str|None=None, # default: cfg.split for train/val, cfg.eval_split for test
                  labels:bool|None=None, # None: train/val → required iff cfg.semantics or cfg.sgt; test → if all present
                  depth_gt:bool|None=None, # None: load proj_depth GT iff every line has it
-                 frame_ids=None): # default: cfg.frame_ids for train/val, (0,) for test
+                 frame_ids=None, # default: cfg.frame_ids for train/val, (0,) for test
+                 gt_poses:bool|None=None): # true relative poses (`poses.txt`); None: iff cfg.pose_source == 'gt' (train/val)
         if subset not in SUBSETS: raise ValueError(f"subset={subset!r}: allowed are {', '.join(SUBSETS)}")
         self.cfg, self.subset, self.augment, self.epoch = cfg, subset, bool(augment), 0
         self.root = Path(cfg.data_path)
@@ -89,6 +90,12 @@ class KittiDataset:
             m = find_missing(self.lines, lambda l: [('depth', depth_gt_path(self.root, l))])
             if m: raise missing_error(m, len(self.lines), what + ", dense ground truth")
         self.depth_gt = bool(depth_gt)
+        if gt_poses is None: gt_poses = getattr(cfg, 'pose_source', 'net') == 'gt' and subset != 'test' and len(self.frame_ids) > 1
+        self.poses = None
+        if gt_poses:
+            m = find_missing(self.lines, lambda l: [('poses', poses_path(self.root, l))])
+            if m: raise missing_error(m, len(self.lines), what + ", true camera poses (pose_source=gt needs the synthetic data's poses.txt)")
+            self.poses = {f: read_poses(p) for f, p in {l.folder: poses_path(self.root, l) for l in self.lines}.items()}
         self.K, self.inv_K = kitti_intrinsics(*self.size)
 
     def set_epoch(self, epoch:int): self.epoch = int(epoch)
@@ -100,6 +107,15 @@ class KittiDataset:
         "The flip/jitter drawn for `index` at the current epoch (none without `augment`)."
         if not self.augment: return dict(flip=False, jitter=None)
         return draw_augmentation(sample_rng(self.cfg.seed, self.epoch, index))
+
+    def true_poses(self, index:int, flip:bool=False)->np.ndarray:
+        """F×4×4 true T_{0→o} = P_{t+o}⁻¹ P_t (metres) for the neighbours o of sample `index` (`poses.txt`: camera-to-world
+        P). A flipped sample's camera is mirrored in x: T ↦ S T S with S = diag(−1, 1, 1, 1) (exact: the principal point
+        is the image centre)."""
+        line = self.lines[index]; P = self.poses[line.folder]
+        T = np.stack([np.linalg.inv(P[line.frame + o]) @ P[line.frame] for o in self.frame_ids[1:]])
+        if flip: S = np.diag([-1.0, 1, 1, 1]); T = S @ T @ S
+        return T
 
     def __getitem__(self, index:int)->dict:
         import torch
@@ -132,7 +148,8 @@ class KittiDataset:
             depth = torch.from_numpy(np.array(d.resize((W, H), Image.Resampling.NEAREST), dtype=np.float32))[None]
         return dict(image=image, image_aug=image_aug, neighbours=stack(nbrs), neighbours_aug=stack(nbrs_aug),
                     pyramid=pyramid, K=torch.from_numpy(self.K.copy()), inv_K=torch.from_numpy(self.inv_K.copy()),
-                    label=label, depth_gt=depth, index=torch.tensor(index, dtype=torch.int64))
+                    label=label, depth_gt=depth, index=torch.tensor(index, dtype=torch.int64),
+                    gt_poses=None if self.poses is None else torch.from_numpy(self.true_poses(index, aug['flip']).astype(np.float32)))
 
 # %% ../nbs/11_loader.ipynb #84a939f7
 def _worker_init(worker_id:int):

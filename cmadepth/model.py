@@ -15,7 +15,7 @@ from .decoders import PoseDecoder
 from .cma import JointDecoder
 
 # %% auto #0
-__all__ = ['DepthNet', 'PoseNet', 'predict_poses']
+__all__ = ['DepthNet', 'PoseNet', 'predict_poses', 'exact_poses', 'batch_poses']
 
 # %% ../nbs/06_model.ipynb #e060e8eb
 def _check_size(x:Tensor, what:str='image'):
@@ -53,7 +53,7 @@ class PoseNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = ResnetEncoder(18, pretrained=cfg.pretrained, num_input_images=2)
-        self.decoder = PoseDecoder(self.encoder.num_ch_enc)
+        self.decoder = PoseDecoder(self.encoder.num_ch_enc, translation_scale=cfg.pose_translation_scale)
 
     def _params(self, x:Tensor)->tuple:
         "(axis-angle, translation) of stacked frame pairs `x` (N×6×H×W); inputs wider than 640 px are resized to 192×640 first."
@@ -88,3 +88,16 @@ def predict_poses(pose_net:PoseNet, batch:Batch, cfg:Config)->dict:
     if isinstance(pose_net, PoseNet): Ts = pose_net.poses(pairs)        # one pass for all pairs where it can (DDP: per call)
     else: Ts = [pose_net(a, b, invert=inv) for a, b, inv in pairs]
     return dict(zip(cfg.frame_ids[1:], Ts))
+
+def exact_poses(batch:Batch, cfg:Config)->dict:
+    """The exact-pose diagnostic's stand-in for `predict_poses` (`cfg.pose_source == 'gt'`, synthetic data only): the
+    batch's true relative poses (`Batch.gt_poses`, metres) with the translation × `cfg.gt_pose_scale`, same contract."""
+    if batch.gt_poses is None:
+        raise ValueError("pose_source=gt: the batch has no true poses (the loader reads them from the synthetic drives' poses.txt)")
+    T = batch.gt_poses.clone()
+    T[..., :3, 3] *= cfg.gt_pose_scale
+    return {f: T[:, k] for k, f in enumerate(cfg.frame_ids[1:])}
+
+def batch_poses(pose_net:PoseNet, batch:Batch, cfg:Config)->dict:
+    "The poses the losses use: the pose network's (`predict_poses`, the method) or, for the exact-pose diagnostic, the true ones (`exact_poses`)."
+    return exact_poses(batch, cfg) if cfg.pose_source == 'gt' else predict_poses(pose_net, batch, cfg)

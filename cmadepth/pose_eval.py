@@ -7,24 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 from .errors import progress_bar
+from .kitti import read_poses      # the poses.txt reader (also the loader's, for pose_source=gt)
 import torch
 from .loader import make_loader
 from .model import predict_poses
 
 # %% auto #0
-__all__ = ['read_poses', 'gt_relative', 'snippet_positions', 'snippet_ate', 'translation_cosine', 'pose_metrics',
-           'pose_diagnostic']
+__all__ = ['gt_relative', 'snippet_positions', 'snippet_ate', 'translation_cosine', 'pose_metrics', 'pose_diagnostic']
 
 # %% ../nbs/19_pose_eval.ipynb #0dc5a30b
-def read_poses(path)->np.ndarray:
-    "F×4×4 camera-to-world matrices from a `poses.txt` (one 3×4 row-major matrix per line)."
-    path = Path(path)
-    try: rows = np.loadtxt(path, ndmin=2)
-    except (OSError, ValueError) as e: raise ValueError(f"{path}: cannot read poses ({e})") from None
-    if rows.shape[1] != 12: raise ValueError(f"{path}: expected 12 numbers per line (a 3×4 matrix), found {rows.shape[1]}")
-    P = np.tile(np.eye(4), (len(rows), 1, 1)); P[:, :3, :4] = rows.reshape(-1, 3, 4)
-    return P
-
 def gt_relative(P:np.ndarray)->np.ndarray:
     "(F−1)×4×4 true T_{t→t+1} = P_{t+1}⁻¹ P_t (maps points of camera t into camera t+1) from camera-to-world poses P."
     return np.linalg.inv(P[1:]) @ P[:-1]

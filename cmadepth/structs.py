@@ -30,6 +30,8 @@ class Batch:
     inv_K: Tensor                 # B×4×4
     label: Tensor|None = None     # B×H×W int64 Cityscapes train ids, 255 = void (None: no labels)
     depth_gt: Tensor|None = None  # B×1×H×W metric ground-truth depth, 0 = invalid (synthetic data only)
+    gt_poses: Tensor|None = None  # B×F×4×4 true T (metres) target camera → neighbour camera, `frame_ids[1:]` order,
+                                  # mirrored with flipped images (synthetic data, `pose_source=gt` only)
     index: Tensor|None = None     # B dataset indices
 
     def to(self, device, non_blocking=False)->Batch:

@@ -24,7 +24,7 @@ from .evaluate import (constant_depth_baseline, layout_prior_baseline, load_trai
 from .kitti import check_inputs, make_loader, set_loader_epoch
 from .layers import disp_to_depth, gemm_backward_convs_, grouped_batchnorm_
 from .losses import compute_losses
-from .model import DepthNet, PoseNet, predict_poses
+from .model import DepthNet, PoseNet, batch_poses
 # Imported where used: cmadepth.experiments (a later notebook: `ensure_data` renders the synthetic data),
 # tensorboard (optional, heavy) and torch.distributed.nn (only CPU processes under torchrun need it).
 
@@ -180,7 +180,7 @@ def _autocast(cfg:Config, device):
 def forward_losses(cfg:Config, batch, depth_net, pose_net)->dict:
     "The total loss of `batch` and its parts: the depth and pose networks, then `losses.compute_losses`."
     out = depth_net(batch.image_aug)
-    poses = predict_poses(pose_net, batch, cfg)
+    poses = batch_poses(pose_net, batch, cfg)          # the pose network's, or the true poses (pose_source=gt, a diagnostic)
     return compute_losses(cfg, batch, out, poses), out
 
 def train_step(cfg:Config, batch, depth_net, pose_net, opt, scaler=None, step:int=0)->dict:
