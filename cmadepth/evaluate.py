@@ -18,11 +18,12 @@ from .config import Config
 # time as well: the tests below replace those modules with small stand-ins (`stub_modules`).
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'cli',
-           'compute_depth_metrics', 'protocol_for_split', 'garg_crop', 'eval_mask', 'resize_map', 'EvalResult',
-           'evaluate_predictions', 'constant_depth_baseline', 'layout_prior', 'layout_prior_baseline', 'baseline_table',
-           'load_eval_labels', 'load_train_gt_depths', 'predict_disparities', 'untrained_baseline', 'evaluate_model',
-           'plot_per_class', 'plot_learning_curve', 'save_figure', 'format_table', 'main']
+__all__ = ['METRIC_NAMES', 'METRIC_TITLES', 'LOWER_IS_BETTER', 'MIN_DEPTH', 'MAX_DEPTH', 'PROTOCOLS', 'COLLAPSE_SPREAD',
+           'COLLAPSE_SATURATED', 'cli', 'compute_depth_metrics', 'protocol_for_split', 'garg_crop', 'eval_mask',
+           'resize_map', 'EvalResult', 'evaluate_predictions', 'constant_depth_baseline', 'layout_prior',
+           'layout_prior_baseline', 'baseline_table', 'collapse_check', 'load_eval_labels', 'load_train_gt_depths',
+           'predict_disparities', 'untrained_baseline', 'evaluate_model', 'plot_per_class', 'plot_learning_curve',
+           'save_figure', 'format_table', 'main']
 
 # %% ../nbs/14_evaluate.ipynb #23d9deda
 METRIC_NAMES = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')  # paper order
@@ -197,6 +198,24 @@ def baseline_table(results:dict)->'pd.DataFrame':
     import pandas as pd
     if not results: return pd.DataFrame(columns=list(METRIC_NAMES))
     return pd.concat([r.metrics.set_axis([k]) for k, r in results.items()])
+
+# %% ../nbs/14_evaluate.ipynb #2a8f1de5
+COLLAPSE_SPREAD = 0.05      # median per-image coefficient of variation of the predicted depth below this: constant depth
+COLLAPSE_SATURATED = 0.25   # more than this fraction of pixels at the min_depth bound: depth clipped near the camera
+
+def collapse_check(disps, min_depth:float=0.1)->dict:
+    """Whether predictions (scaled disparities, as `predict_disparities` returns them) collapsed: `spread` (median
+    per-image std/mean of depth), `saturated` (fraction of pixels with disparity ≥ 0.98/`min_depth`), `collapsed`
+    and the `reason` in words ('' when healthy)."""
+    spreads, sat = [], []
+    for d in disps:
+        d = np.asarray(d, np.float64); z = 1 / np.maximum(d, 1e-12)
+        spreads.append(float(np.std(z) / max(float(np.mean(z)), 1e-12))); sat.append(float(np.mean(d >= 0.98 / min_depth)))
+    if not spreads: raise ValueError("collapse_check: no predictions")
+    spread, saturated = float(np.median(spreads)), float(np.mean(sat))
+    why = [w for w, bad in ((f"constant depth (spread {spread:.3f} < {COLLAPSE_SPREAD})", spread < COLLAPSE_SPREAD),
+                            (f"{saturated:.0%} of pixels at min_depth", saturated > COLLAPSE_SATURATED)) if bad]
+    return dict(spread=spread, saturated=saturated, collapsed=bool(why), reason='; '.join(why))
 
 # %% ../nbs/14_evaluate.ipynb #3886229c
 def load_eval_labels(data_path, split:str, label_set:str='primary', sizes=None)->list|None:
