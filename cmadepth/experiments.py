@@ -15,17 +15,19 @@ from .kitti import load_gt_depths, split_lines
 # pandas and matplotlib: the registry, run names, plans and records work without them (cmadepth-reproduce --dry-run).
 
 # %% auto #0
-__all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'RESULT_IGNORED', 'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS',
-           'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds',
-           'run_name', 'config_hash', 'experiment_configs', 'Experiment', 'default_value', 'method_defaults',
-           'experiment_of', 'data_fingerprint', 'record_data', 'ensure_data', 'code_commit', 'record_path',
-           'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'run_experiment', 'load_records',
-           'run_table']
+__all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_RESULTS', 'RESULT_IGNORED',
+           'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS', 'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root',
+           'resolve_path', 'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs',
+           'Experiment', 'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data',
+           'ensure_data', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval', 'project_relative',
+           'cache_path', 'run_experiment', 'load_records', 'run_table']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
 SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1)}  # others: generator defaults
 PAPER_HIGH_RES = {(192, 640): (320, 1024)}
+LOCAL_RESULTS = 'runs/results'   # where experiment notebooks and run_experiment write by default: git-ignored, this machine's
+PUBLISHED_RESULTS = 'results'    # the committed results: written only on purpose (cmadepth-reproduce, or results_dir='results')
 # fields that do not change what a run computes (where it is written, how it is logged, where the data lies)
 RESULT_IGNORED = ('log_dir', 'name', 'num_workers', 'log_every', 'device', 'data_path', 'preset')
 
@@ -243,7 +245,7 @@ def code_commit(path=None)->str:
 
 def record_path(results_dir, name:str)->Path: return resolve_path(results_dir)/'runs'/f'{name}.json'
 
-def write_record(rec:dict, results_dir='results')->Path:
+def write_record(rec:dict, results_dir=LOCAL_RESULTS)->Path:
     "Write run record `rec` to `<results_dir>/runs/<name>.json` atomically (non-finite numbers become null)."
     path = record_path(results_dir, rec['name']); path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, json.dumps(_clean(rec), indent=1))
@@ -276,7 +278,7 @@ def cache_path(cfg)->Path:
     "The local run cache of `cfg`'s record: `<log_dir>/<name>/record.json` (runs/ is git-ignored: work done on this machine only)."
     return resolve_path(cfg.log_dir)/cfg.name/'record.json'
 
-def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=True, curve_points:int=6,
+def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bool=True, curve_points:int=6,
                    val_batches:int|None=5)->dict:
     "Train (resuming) and evaluate `cfg`, write `<results_dir>/runs/<cfg.name>.json`; an up-to-date record is returned untouched."
     import platform, torch
@@ -292,7 +294,9 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
         try: old = json.loads(cache.read_text())
         except ValueError: old = None
         if (old and old.get('config_hash') == h and old.get('record_version') == RECORD_VERSION
-                and old.get('data_fingerprint') == data['fingerprint']): return old
+                and old.get('data_fingerprint') == data['fingerprint']):
+            _place_record(old, cache, results_dir)           # e.g. published on purpose after exploring: the same run, now in results_dir too
+            return old
     run_dir = T.run_dir_of(cfg)
     saved = run_dir/'config.yaml'
     resume = not force
@@ -361,13 +365,24 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
         rec['learning_curve'] = path.with_suffix('.png').name
     write_record(rec, results_dir)
     cache.parent.mkdir(parents=True, exist_ok=True); _atomic_write(cache, json.dumps(_clean(rec), indent=1))
+    if path.with_suffix('.png').exists(): shutil.copyfile(path.with_suffix('.png'), cache.with_suffix('.png'))
     return rec
+
+def _place_record(rec:dict, cache:Path, results_dir):
+    "Write the cached record `rec` (and its learning curve, kept beside the cache) into `results_dir` unless it already holds it."
+    path = record_path(results_dir, rec['name'])
+    try: same = json.loads(path.read_text()).get('finished') == rec.get('finished')
+    except (OSError, ValueError): same = False
+    if same: return
+    write_record(rec, results_dir)
+    if cache.with_suffix('.png').exists():
+        tmp = path.with_name(path.stem + f'.png.tmp{os.getpid()}'); shutil.copyfile(cache.with_suffix('.png'), tmp); tmp.replace(path.with_suffix('.png'))
 
 def _is_high_res(cfg)->bool:
     p = PRESETS.get(cfg.preset)
     return bool(p) and (cfg.height, cfg.width) == high_res_size(p['height'], p['width'])
 
-def load_records(results_dir='results', preset:str|None=None)->list:
+def load_records(results_dir=LOCAL_RESULTS, preset:str|None=None)->list:
     "Every run record under `<results_dir>/runs/` (of `preset` when given), sorted by name."
     d = resolve_path(results_dir)/'runs'
     out = []
