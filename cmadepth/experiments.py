@@ -20,8 +20,9 @@ _all_ = ['SYNTH_DATA', 'ensure_data']
 __all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'RESULT_IGNORED', 'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS',
            'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds',
            'run_name', 'config_hash', 'experiment_configs', 'Experiment', 'default_value', 'method_defaults',
-           'experiment_of', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval', 'project_relative',
-           'cache_path', 'run_experiment', 'load_records', 'run_table', 'SYNTH_DATA', 'ensure_data']
+           'experiment_of', 'data_fingerprint', 'record_data', 'code_commit', 'record_path', 'write_record',
+           'improved_gt_eval', 'project_relative', 'cache_path', 'run_experiment', 'load_records', 'run_table',
+           'SYNTH_DATA', 'ensure_data']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
@@ -172,7 +173,42 @@ def experiment_of(table:str)->list:
 
 
 # %% ../nbs/20_experiments.ipynb #60d87153
-RECORD_VERSION = 1
+RECORD_VERSION = 2   # 2: `data_fingerprint` and `data_description` (what the run was scored on); 1: neither
+
+def _digest_file(h, path:Path):
+    try:
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    except OSError as e: raise OSError(f"cannot read {path} to fingerprint the data: {e.strerror or e}") from None
+
+def data_fingerprint(cfg)->dict:
+    """What a run of `cfg` is trained and scored on, as {'fingerprint': 12 hex digits, 'description': one line}.
+    Synthetic data: a hash of the renderer's parameters in `<data_path>/manifest.json` (the generator `version` among
+    them). KITTI: a hash of the contents of the train and val split files of `cfg.split`, the test split file of
+    `cfg.eval_split` and its ground-truth file `gt_depths.npz`. Two records compare only when these are equal."""
+    from cmadepth.kitti import find_split_file, gt_depths_path
+    dp = Path(cfg.data_path)
+    if cfg.dataset == 'synthetic':
+        man = dp/'manifest.json'
+        try: params = json.loads(man.read_text())['params']
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{man}: cannot read the synthetic data's parameters ({type(e).__name__}: {e}); render it again with cmadepth-synth --out {dp} --force") from None
+        fp = _hash(dict(generator='cmadepth.synthetic', params=params))[:12]
+        desc = (f"synthetic (generator v{params.get('version')}: {params.get('drives')} drives × {params.get('frames')} frames, "
+                f"{params.get('height')}×{params.get('width')}, seed {params.get('seed')})")
+        return dict(fingerprint=fp, description=desc)
+    h = hashlib.sha256()
+    parts = [(f'{cfg.split}/{s}', find_split_file(dp, cfg.split, s)) for s in ('train', 'val')]
+    parts += [(f'{cfg.eval_split}/test', find_split_file(dp, cfg.eval_split, 'test')), (f'{cfg.eval_split}/gt', gt_depths_path(dp, cfg.eval_split))]
+    for role, p in parts: h.update(role.encode() + b'\0'); _digest_file(h, p); h.update(b'\0')
+    return dict(fingerprint=h.hexdigest()[:12], description=f"KITTI (split {cfg.split}, test split {cfg.eval_split} with its gt_depths.npz)")
+
+def record_data(rec:dict)->str:
+    """The data a run record was scored on: its `data_fingerprint`. Records written before format 2 have none; they get
+    'unknown (<train> train / <test> test frames)' — different frame counts are certainly different data, equal counts
+    are taken as the same (nothing else in such a record tells)."""
+    fp = rec.get('data_fingerprint')
+    return fp if fp else f"unknown ({rec.get('train_frames', '?')} train / {rec.get('n_images', '?')} test frames)"
 
 def _atomic_write(path, text:str):
     path = Path(path); tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
@@ -240,18 +276,28 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     path = record_path(results_dir, cfg.name)
     cache = cache_path(cfg)                      # local and git-ignored: committed records in results/runs are never a cache
     h = config_hash(cfg)
+    t_start = time.time()
+    ensure_data(cfg, progress)
+    data = data_fingerprint(cfg)                 # the data as it is now: a record or checkpoint made on other data is not reused
     if cache.exists() and not force:
         try: old = json.loads(cache.read_text())
         except ValueError: old = None
-        if old and old.get('config_hash') == h and old.get('record_version') == RECORD_VERSION: return old
-    t_start = time.time()
-    ensure_data(cfg, progress)
+        if (old and old.get('config_hash') == h and old.get('record_version') == RECORD_VERSION
+                and old.get('data_fingerprint') == data['fingerprint']): return old
     run_dir = T.run_dir_of(cfg)
     saved = run_dir/'config.yaml'
     resume = not force
     if resume and saved.exists():
         try: resume = Config.load(saved) == cfg
         except (ValueError, TypeError): resume = False
+    data_file = run_dir/'data.json'              # the data the run folder's checkpoints were trained on
+    if resume and T.checkpoint_dirs(run_dir):
+        try: trained_on = json.loads(data_file.read_text()).get('data_fingerprint')
+        except FileNotFoundError: trained_on = data['fingerprint']; warnings.warn(f"{run_dir}: made before runs recorded their data; resuming it as trained on the current data (force=True trains again)")
+        except (OSError, ValueError, AttributeError): trained_on = None
+        if trained_on != data['fingerprint']:
+            print(f"{run_dir}: its checkpoints were trained on other data ({trained_on or 'unreadable data.json'}, now {data['fingerprint']}); training again from scratch")
+            resume = False
     n_train = _train_lines(cfg)
     total = (n_train // cfg.batch_size) * cfg.epochs
     if cfg.max_steps: total = min(total, cfg.max_steps) if total else cfg.max_steps
@@ -259,6 +305,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     summary = T.train(cfg, resume=resume, progress=progress, eval_every=eval_every, val_batches=val_batches)
     ckpts = T.checkpoint_dirs(run_dir)
     if not ckpts: raise RuntimeError(f"{run_dir}: training wrote no checkpoint")
+    _atomic_write(data_file, json.dumps(dict(data_fingerprint=data['fingerprint'], data_description=data['description'])))
     from cmadepth.model import DepthNet, PoseNet
     from cmadepth.checkpoints import load_weights
     from cmadepth.inference import FastDepthNet
@@ -279,6 +326,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     base = {n: _metrics_dict(row) for n, row in ev['baselines'].iterrows()} if ev['baselines'] is not None and len(ev['baselines']) else {}
     hist = [{k: v for k, v in r.items() if k in ('step', 'epoch', 'val_total', *METRIC_COLS)} for r in summary['history']]
     rec = dict(record_version=RECORD_VERSION, name=cfg.name, config_hash=h,
+               data_fingerprint=data['fingerprint'], data_description=data['description'],   # what it was scored on (tables group by it)
                config={k: (project_relative(v) if k in ('data_path', 'log_dir') else v) for k, v in cfg.to_dict().items()},
                init=dict(pretrained=cfg.pretrained, init_weights=getattr(cfg, 'init_weights', None)),
                pose_diagnostic=pose_diag,   # cmadepth.pose_eval.pose_diagnostic on the test drives (None without GT poses)
