@@ -11,20 +11,21 @@ from datetime import datetime, timezone
 import numpy as np
 from .config import Config, PRESETS, VARIANTS, _as_int_tuple
 from .kitti import load_gt_depths, split_lines
-# Imported where used: torch and the modules built on it (train, evaluate, model, checkpoints, pose_eval, synthetic),
+from .synthetic import SYNTH_DATA, ensure_data   # the data a run needs (rendered once); re-exported below
+_all_ = ['SYNTH_DATA', 'ensure_data']
+# Imported where used: torch and the modules built on it (train, evaluate, model, checkpoints, pose_eval),
 # pandas and matplotlib: the registry, run names, plans and records work without them (cmadepth-reproduce --dry-run).
 
 # %% auto #0
-__all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_RESULTS', 'RESULT_IGNORED',
-           'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS', 'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root',
-           'resolve_path', 'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs',
-           'Experiment', 'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data',
-           'ensure_data', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval', 'project_relative',
-           'cache_path', 'run_experiment', 'load_records', 'run_table']
+__all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_RESULTS', 'RESULT_IGNORED', 'RECORD_FIELD',
+           'CONFIG_FIELD', 'EXPERIMENTS', 'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path',
+           'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs', 'Experiment',
+           'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data', 'code_commit',
+           'record_path', 'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'run_experiment',
+           'load_records', 'run_table', 'SYNTH_DATA', 'ensure_data']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
-SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1)}  # others: generator defaults
 PAPER_HIGH_RES = {(192, 640): (320, 1024)}
 LOCAL_RESULTS = 'runs/results'   # where experiment notebooks and run_experiment write by default: git-ignored, this machine's
 PUBLISHED_RESULTS = 'results'    # the committed results: written only on purpose (cmadepth-reproduce, or results_dir='results')
@@ -227,16 +228,6 @@ def _clean(x):
     return x
 
 def _metrics_dict(df_row)->dict: return {k: float(df_row[k]) for k in METRIC_COLS}
-
-def ensure_data(cfg, progress:bool=True)->Path:
-    "Render the synthetic data into `cfg.data_path` when it has no manifest yet (KITTI data must already be there)."
-    dp = Path(cfg.data_path)
-    if cfg.dataset == 'synthetic':
-        if not (dp/'manifest.json').exists():
-            from cmadepth.synthetic import generate
-            generate(dp, workers=max(1, min(4, os.cpu_count() or 1)), progress=progress, **SYNTH_DATA.get(cfg.preset, {}))
-    elif not dp.is_dir(): raise FileNotFoundError(f"data_path={cfg.data_path}: no such folder (the KITTI raw data, see nbs/data_preparation.ipynb)")
-    return dp
 
 def code_commit(path=None)->str:
     "The checkout's commit for provenance (`train.git_commit` of the repository root; outputs don't make it dirty)."

@@ -10,10 +10,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import Parser, UserError, command, progress_bar
 from .kitti import train_id_palette, to_rgb   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
-from .config import Config, VARIANTS, PRESETS
+from .config import Config, VARIANTS, PRESETS, parse_device
 # torch (with the modules built on it: layers, model, checkpoints, export) and matplotlib are imported inside the
-# functions that use them, so that `cmadepth-predict`'s argument checks answer without torch's import;
-# `train.parse_device` (a later notebook) is looked up at call time.
+# functions that use them, so that `cmadepth-predict`'s argument checks answer without torch's import.
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'BACKENDS', 'cli', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax',
@@ -145,7 +144,6 @@ class Predictor:
             return
         if weights is not None and Path(weights).suffix.lower() == '.onnx':
             raise UserError(f"--weights {weights}: an ONNX file; run it with --backend onnxruntime (the torch backend takes a weights folder)")
-        from cmadepth.train import parse_device
         self.device = parse_device(device, '--device')
         if weights is not None:
             if cfg is not None or model is not None: raise ValueError("give either weights (a folder that carries its config) or cfg/model, not both")
