@@ -21,8 +21,8 @@ __all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_R
            'CONFIG_FIELD', 'EXPERIMENTS', 'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path',
            'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs', 'Experiment',
            'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data', 'code_commit',
-           'record_path', 'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'run_experiment',
-           'load_records', 'run_table', 'SYNTH_DATA', 'ensure_data']
+           'record_path', 'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'cached_record',
+           'run_experiment', 'load_records', 'run_table', 'SYNTH_DATA', 'ensure_data']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
@@ -269,6 +269,20 @@ def cache_path(cfg)->Path:
     "The local run cache of `cfg`'s record: `<log_dir>/<name>/record.json` (runs/ is git-ignored: work done on this machine only)."
     return resolve_path(cfg.log_dir)/cfg.name/'record.json'
 
+def cached_record(cfg, fingerprint:str|None=None)->dict|None:
+    """The record in `cfg`'s local run cache when it is up to date — same configuration hash, record format and data
+    fingerprint (`fingerprint`, else `data_fingerprint(cfg)` of the data as it is now) — else None. `run_experiment`
+    returns it instead of training; `cmadepth-reproduce --dry-run` counts such a run as cached (0 min)."""
+    cache = cache_path(cfg)
+    if not cache.exists(): return None
+    try: old = json.loads(cache.read_text())
+    except (OSError, ValueError): return None
+    if not old or old.get('config_hash') != config_hash(cfg) or old.get('record_version') != RECORD_VERSION: return None
+    if fingerprint is None:
+        try: fingerprint = data_fingerprint(cfg)['fingerprint']
+        except (OSError, ValueError): return None          # no data (yet): nothing to compare with
+    return old if old.get('data_fingerprint') == fingerprint else None
+
 def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bool=True, curve_points:int=6,
                    val_batches:int|None=5)->dict:
     "Train (resuming) and evaluate `cfg`, write `<results_dir>/runs/<cfg.name>.json`; an up-to-date record is returned untouched."
@@ -281,13 +295,9 @@ def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bo
     t_start = time.time()
     ensure_data(cfg, progress)
     data = data_fingerprint(cfg)                 # the data as it is now: a record or checkpoint made on other data is not reused
-    if cache.exists() and not force:
-        try: old = json.loads(cache.read_text())
-        except ValueError: old = None
-        if (old and old.get('config_hash') == h and old.get('record_version') == RECORD_VERSION
-                and old.get('data_fingerprint') == data['fingerprint']):
-            _place_record(old, cache, results_dir)           # e.g. published on purpose after exploring: the same run, now in results_dir too
-            return old
+    if not force and (old := cached_record(cfg, data['fingerprint'])) is not None:
+        _place_record(old, cache_path(cfg), results_dir)   # e.g. published on purpose after exploring: the same run, now in results_dir too
+        return old
     run_dir = T.run_dir_of(cfg)
     saved = run_dir/'config.yaml'
     resume = not force

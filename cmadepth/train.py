@@ -394,8 +394,9 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
             set_loader_epoch(train_loader, epoch)
             torch.manual_seed(cfg.seed * 100003 + epoch * 1009 + info.rank)   # auto-mask noise etc. replay on resume
             t0 = time.time()
+            left = min(len(train_loader), cfg.max_steps - step) if cfg.max_steps else len(train_loader)   # the bar ends where the epoch will
             bar = progress_bar(train_loader, progress=progress and info.main, desc=f"{cfg.name} epoch {epoch+1}/{cfg.epochs}",
-                       leave=False, dynamic_ncols=True)
+                       total=left, leave=False, dynamic_ncols=True)
             for batch in bar:
                 batch = batch.to(device, non_blocking=True)
                 losses, out = train_step(cfg, batch, depth_net, pose_net, opt, scaler, step)
