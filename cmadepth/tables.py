@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_tables.ipynb #43892b69
 from __future__ import annotations
-import json, os, shutil, tempfile, time
+import json, os, shutil, sys, tempfile, time
 from pathlib import Path
 from .paper import *
 from .experiments import *
@@ -16,9 +16,10 @@ from .evaluate import plot_per_class, save_figure
 
 # %% auto #0
 __all__ = ['PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES', 'TABLES', 'FIGURES',
-           'write_table', 'pooled_sd', 'mark_vs_default', 'baseline_rows', 'table2_variants', 'table3', 'table4',
-           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
-           'fig_cma_layers', 'fig_per_class', 'keep_other_presets', 'publish_tables']
+           'write_table', 'current_data', 'one_data', 'left_out_warning', 'pooled_sd', 'mark_vs_default',
+           'baseline_rows', 'table2_variants', 'table3', 'table4', 'table5', 'table6', 'table7', 'table_note',
+           'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class',
+           'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
 def write_table(df, path_stem, title:str='', note:str='')->tuple:
@@ -47,15 +48,45 @@ def _to_markdown(df)->str:
     return '\n'.join([head, sep, *body])
 
 # %% ../nbs/21_tables.ipynb #99fc62bd
-PROVENANCE = ['preset', 'dataset', 'resolution', 'epochs', 'steps', 'seeds', 'hardware', 'commit']
+PROVENANCE = ['preset', 'dataset', 'data', 'resolution', 'epochs', 'steps', 'seeds', 'hardware', 'commit']
 PAPER_SOURCE = 'paper (reported)'
 
 def _paper_rows(df, **extra):
     df = df.copy(); df.insert(0, 'source', PAPER_SOURCE)
-    prov = dict(preset='paper', dataset='KITTI', resolution='192×640', epochs=20, steps=None, seeds='', hardware='', commit='')
+    prov = dict(preset='paper', dataset='KITTI', data='', resolution='192×640', epochs=20, steps=None, seeds='', hardware='', commit='')
     prov.update(extra)
     for k, v in prov.items():
         if k not in df: df[k] = v
+    return df
+
+def current_data(records)->dict:
+    """Per preset, the data its rows are taken from: the `record_data` (fingerprint) of the preset's newest record (by
+    `finished`, then name). The newest, not the most common: when the data changes (re-rendered, another split), the
+    records made since are the ones on the data the project evaluates on now, and the older ones are superseded even
+    while they are still more numerous."""
+    out = {}
+    for r in sorted(records, key=lambda r: (str(r.get('finished') or ''), str(r.get('name', '')))): out[r.get('preset')] = record_data(r)
+    return out
+
+def one_data(records, candidates, table:str='')->tuple:
+    """Split `candidates` (a table's records, chosen from `records`) into those on their preset's current data
+    (`current_data(records)`) and the rest, which the table leaves out. Returns (kept, left_out)."""
+    cur = current_data(records)
+    kept = [r for r in candidates if record_data(r) == cur.get(r.get('preset'))]
+    return kept, [r for r in candidates if record_data(r) != cur.get(r.get('preset'))]
+
+def left_out_warning(df, name:str)->str:
+    "The one warning line for the records table `df` left out ('' when none): printed by `write_tables` and `publish_tables`."
+    a = df.attrs
+    if not a.get('left_out'): return ''
+    data = '; '.join(f"{p}: {fp}" for p, (fp, _) in sorted(a.get('data', {}).items(), key=str))
+    return (f"warning: {name}: left out {len(a['left_out'])} run record(s) scored on other data than their preset's newest run"
+            + (f" ({data})" if data else '') + ": " + ', '.join(a['left_out']))
+
+def _with_data(df, kept, left):
+    "`df` with the records it was built from in `df.attrs` (read by `table_note`: the caption names them)."
+    df.attrs.update(records=sorted(r.get('name', '?') for r in kept), left_out=sorted(f"{r.get('name', '?')} ({record_data(r)})" for r in left),
+                    data={r.get('preset'): (record_data(r), r.get('data_description') or '') for r in kept})
     return df
 
 def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
@@ -76,7 +107,7 @@ def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
             row[k] = float(vals.mean()); row[k + '_sd'] = float(vals.std(ddof=1)) if len(vals) > 1 else None
         row['n'] = len(rs)
         r0 = rs[0]
-        row.update(preset=r0['preset'], dataset=r0['dataset'], resolution=r0['resolution'], epochs=r0['epochs'],
+        row.update(preset=r0['preset'], dataset=r0['dataset'], data=', '.join(sorted({record_data(r) for r in rs})), resolution=r0['resolution'], epochs=r0['epochs'],
                    steps=r0['steps'], seeds=','.join(str(r['seed']) for r in rs),
                    hardware='; '.join(sorted({r['hardware'] for r in rs})), commit=', '.join(sorted({r['commit'] for r in rs})))
         rows.append(row)
@@ -138,7 +169,7 @@ def baseline_rows(records, names=('layout_prior', 'constant')):
         for name in names:
             if rs and name in rs[0]['baselines']:
                 r0 = rs[0]
-                rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'],
+                rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'], data=record_data(r0),
                                  resolution=r0['resolution'], n=1))
     return pd.DataFrame(rows)
 
@@ -151,7 +182,7 @@ def table2_variants(records):
     import pandas as pd
     from cmadepth.config import VARIANTS, VARIANT_TITLES
     cost = paper_table(2).set_index('variant')
-    rs = [r for r in records if r['variant'] in VARIANTS and _std(r, cma_layers=None)]
+    rs, left = one_data(records, [r for r in records if r['variant'] in VARIANTS and _std(r, cma_layers=None)], 'table2_variants')
     repro = _group(rs, ['variant'])
     if len(repro):
         repro = repro.iloc[sorted(range(len(repro)), key=lambda i: (repro.preset[i], list(VARIANTS).index(repro.variant[i])))].reset_index(drop=True)
@@ -163,21 +194,21 @@ def table2_variants(records):
     cols = ['source', 'method', *METRIC_COLS, *[m + '_sd' for m in METRIC_COLS], 'n', 'vs_default', *['paper_' + c for c in COST_COLS], *PROVENANCE]
     for c in cols:
         if c not in out: out[c] = None
-    return out[cols].reset_index(drop=True)
+    return _with_data(out[cols].reset_index(drop=True), rs, left)
 
 def table3(records):
     "Table 3: high resolution (paper: 320×1024, K = 7), Eigen test split."
     p = paper_table(3).rename(columns={'size': 'resolution'})
     p = _paper_rows(p, preset='paper', epochs=None)
     p.loc[p.method == 'FSRE-Depth (ours)', 'epochs'] = 20
-    rs = [r for r in records if r['high_res']]
+    rs, left = one_data(records, [r for r in records if r['high_res']], 'table3')
     repro = _group(rs, ['variant', 'backbone'])
     if len(repro):
         repro['method'] = [f"{'FSRE-Depth' if v == 'full' else v} (this code)" for v in repro.variant]
         repro['semantics'] = [v != 'monodepth2' for v in repro.variant]
         repro['backbone'] = repro.backbone.map({'resnet18': 'ResNet18', 'resnet50': 'ResNet50'})
         _mark(repro, (repro.variant == 'full') & (repro.backbone == 'ResNet18'))
-    return _assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS])
+    return _with_data(_assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS]), rs, left)
 
 def table4(records):
     "Table 4: improved ground truth (652 frames; synthetic: dense GT without crop or cap), the 192×640 model, and the high-resolution one."
@@ -185,36 +216,40 @@ def table4(records):
     p.loc[p.method == 'FSRE-Depth (ours)', 'epochs'] = 20
     rs = [r for r in records if r.get('metrics_improved_gt') and (r['high_res'] or _std_full(r) or r['variant'] == 'monodepth2')
           and r['backbone'] == 'resnet18' and r['labels'] == 'primary']
+    rs, left = one_data(records, rs, 'table4')
     repro = _group(rs, ['variant', 'resolution', 'high_res'], field='metrics_improved_gt')
     if len(repro):
         repro['method'] = [f"{'FSRE-Depth' if v == 'full' else v} (this code){', high resolution' if h else ''}"
                            for v, h in zip(repro.variant, repro.high_res)]
         repro['backbone'] = 'ResNet18'; repro['semantics'] = [v != 'monodepth2' for v in repro.variant]
         _mark(repro, (repro.variant == 'full') & ~repro.high_res.astype(bool))
-    return _assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS])
+    return _with_data(_assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS]), rs, left)
 
 def table5(records):
     "Table 5: backbone (ResNet-18/50) × segmentation label source (primary / alternative), full method."
     p = _paper_rows(paper_table(5))
-    repro = _group([r for r in records if _std_full(r, backbone=None, labels=None)], ['backbone', 'labels'])
+    rs, left = one_data(records, [r for r in records if _std_full(r, backbone=None, labels=None)], 'table5')
+    repro = _group(rs, ['backbone', 'labels'])
     _mark(repro, (repro.backbone == 'resnet18') & (repro.labels == 'primary') if len(repro) else None)
     out = _assemble(p, repro, ['backbone', 'labels', *METRIC_COLS])
     out.insert(3, 'label_source', out['labels'].map(LABEL_SOURCES))
-    return out
+    return _with_data(out, rs, left)
 
 def table6(records):
     "Table 6: which decoder layers get CMA (full method otherwise)."
     p = _paper_rows(paper_table(6))
-    repro = _group([r for r in records if _std_full(r, cma_layers=None) and r['cma_layers']], ['cma_layers'], ['abs_rel', 'sq_rel', 'a1'])
+    rs, left = one_data(records, [r for r in records if _std_full(r, cma_layers=None) and r['cma_layers']], 'table6')
+    repro = _group(rs, ['cma_layers'], ['abs_rel', 'sq_rel', 'a1'])
     if len(repro): _mark(repro, repro.cma_layers == repro.preset.map(lambda p: default_value('cma_layers', p)))
-    return _assemble(p, repro, ['cma_layers', 'abs_rel', 'sq_rel', 'a1'])
+    return _with_data(_assemble(p, repro, ['cma_layers', 'abs_rel', 'sq_rel', 'a1']), rs, left)
 
 def table7(records):
     "Table 7: the SGT margin m (full method otherwise)."
     p = _paper_rows(paper_table(7))
-    repro = _group([r for r in records if _std_full(r, margin=None)], ['margin'], ['abs_rel', 'sq_rel', 'a1'])
+    rs, left = one_data(records, [r for r in records if _std_full(r, margin=None)], 'table7')
+    repro = _group(rs, ['margin'], ['abs_rel', 'sq_rel', 'a1'])
     if len(repro): _mark(repro, repro.margin == repro.preset.map(lambda p: default_value('m', p)))
-    return _assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1'])
+    return _with_data(_assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1']), rs, left)
 
 VS_DEFAULT_NOTE = ("vs_default: whether a row's mean AbsRel differs from the default row's (the full method at the preset's defaults) "
                    "by more than twice the pooled sd of their seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'within 2·sd' means the "
@@ -241,24 +276,39 @@ TABLES = {2: ('table2_variants', table2_variants, 'Table 2 variants: accuracy of
           6: ('table6_cma_layers', table6, 'Table 6: CMA layers'),
           7: ('table7_margin', table7, 'Table 7: SGT margin m')}
 
+def _data_note(df)->str:
+    "The caption's sentence on the records a table used and those it left out (from `df.attrs`, see `one_data`)."
+    a = df.attrs
+    if not a.get('records') and not a.get('left_out'): return ''
+    data = '; '.join(f"preset `{p}`: data {fp}" + (f" = {d}" if d else '') for p, (fp, d) in sorted(a.get('data', {}).items(), key=str))
+    out = (f" Each preset's rows come from one data fingerprint ({data}); records: {', '.join(a['records'])}." if a.get('records') else '')
+    if a.get('left_out'):
+        out += f" Left out, scored on other data than their preset's newest run (not yet regenerated on it): {', '.join(a['left_out'])}."
+    return out
+
 def table_note(df)->str:
-    "The provenance sentence under a table."
+    "The provenance sentences under a table: presets, seeds, and which records (and data) the rows come from."
     rep = df[df.source == 'reproduced']
-    if not len(rep): return 'Only the paper\'s reported rows: no run of this project for this table yet (see results/README.md to regenerate).'
+    if not len(rep): return ('Only the paper\'s reported rows: no run of this project for this table yet (see results/README.md to regenerate).'
+                             + _data_note(df))
     parts = []
     for p, g in rep.groupby('preset'):
-        n = g.seeds.astype(str).str.count(',').max() + 1
+        ns = g.seeds.astype(str).str.count(',') + 1
+        lo, hi = int(ns.min()), int(ns.max())
+        seeds = 'single seed' if hi == 1 else (f'mean ± sd over {hi} seeds' if lo == hi else f'{lo}–{hi} seeds per row (n), mean ± sd where n > 1')
         parts.append(f"preset `{p}` ({g.dataset.iloc[0]}, {', '.join(sorted(set(g.resolution)))}, {g.epochs.iloc[0]} epochs / "
-                     f"{int(g.steps.max())} steps, " + ('single seed' if n == 1 else f'mean ± sd over {n} seeds') + ')')
+                     f"{int(g.steps.max())} steps, " + seeds + ')')
     return ("Rows marked `paper (reported)` are the supplementary's numbers (KITTI). Rows marked `reproduced` were computed "
-            "by this code: " + '; '.join(parts) + ". Synthetic-data numbers are not comparable with KITTI's in absolute terms.")
+            "by this code: " + '; '.join(parts) + ". Synthetic-data numbers are not comparable with KITTI's in absolute terms."
+            + _data_note(df))
 
-def write_tables(records, out_dir='results', only=None)->dict:
+def write_tables(records, out_dir=LOCAL_RESULTS, only=None)->dict:
     "Build Tables 3–7 from `records` and write `<out_dir>/tableN_*.csv/.md`; returns {n: DataFrame}."
     out = {}
     for n, (stem, fn, title) in TABLES.items():
         if only is not None and n not in only: continue
         df = fn(records); out[n] = df
+        if w := left_out_warning(df, stem): print(w, file=sys.stderr)
         write_table(df, resolve_path(out_dir)/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
     return out
 
@@ -283,7 +333,7 @@ def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
             cfg = dict(semantics=r['variant'] != 'monodepth2', sgt=r['variant'] in ('full', 'custom'))
             r.update(name=f"{preset}-{r['variant']}-{r['backbone']}-{r['labels']}-{r['cma_layers']}-{r['margin']}-{r['high_res']}-s{s}",
                      preset=preset, dataset='synthetic', resolution='160×544' if r['high_res'] else '96×320', epochs=8, steps=1000,
-                     seed=s, config=cfg, metrics=met, metrics_improved_gt=dict(met),
+                     seed=s, config=cfg, metrics=met, metrics_improved_gt=dict(met), data_fingerprint='example', data_description='example records',
                      baselines={'layout_prior': dict(base, abs_rel=0.2), 'constant': dict(base, abs_rel=0.5)},
                      per_class={c: dict(met, n_images=10) for c in ('road', 'building', 'car', 'vegetation')},
                      hardware='example (not a run)', commit='example')
@@ -317,7 +367,8 @@ def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:
     import pandas as pd
     by = {}
     for v in variants:
-        rs = sorted([r for r in records if r['variant'] == v and r.get('per_class') and _std(r, cma_layers=None)], key=lambda r: r['seed'])
+        rs, _ = one_data(records, [r for r in records if r['variant'] == v and r.get('per_class') and _std(r, cma_layers=None)], 'fig_per_class')
+        rs = sorted(rs, key=lambda r: r['seed'])
         n = len(rs)
         if rs: by[f"{VARIANT_TITLES.get(v, v)} (n={n})"] = pd.concat([pd.DataFrame.from_dict(r['per_class'], orient='index').astype(float) for r in rs])
     if not by: raise ValueError(f"fig_per_class: no record with per-class metrics for variants {', '.join(variants)}")
@@ -341,7 +392,7 @@ def keep_other_presets(df, csv, preset:str):
     out = pd.concat([out[~rep], out[rep].sort_values('preset', kind='stable')], ignore_index=True)
     return out[[*df.columns, *[c for c in out.columns if c not in df.columns]]]
 
-def publish_tables(records, results_dir='results', only=None, preset=None)->tuple:
+def publish_tables(records, results_dir=LOCAL_RESULTS, only=None, preset=None)->tuple:
     """Tables 3–7 and the figures from `records` as one set: written aside first, moved into `results_dir` only when all
     are done (temporary folder removed on every exit path). `only`: names to write (None: all). `preset`: the records' preset;
     the rows of other presets already in the tables are kept (`keep_other_presets`). Returns ({n: DataFrame}, {file name: path})."""
@@ -354,8 +405,9 @@ def publish_tables(records, results_dir='results', only=None, preset=None)->tupl
         for n, (stem, fn, title) in TABLES.items():
             if not want(f'table{n}', stem): continue
             df = fn(records)
-            if preset not in (None, 'all'): df = keep_other_presets(df, out/f'{stem}.csv', preset)
+            if preset not in (None, 'all'): attrs = dict(df.attrs); df = keep_other_presets(df, out/f'{stem}.csv', preset); df.attrs.update(attrs)
             tables[n] = df
+            if w := left_out_warning(df, stem): print(w, file=sys.stderr)
             write_table(df, stage/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
         for name, (fn, keys) in FIGURES.items():
             if not want(*keys): continue
