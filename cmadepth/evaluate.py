@@ -199,7 +199,7 @@ def baseline_table(results:dict)->'pd.DataFrame':
     if not results: return pd.DataFrame(columns=list(METRIC_NAMES))
     return pd.concat([r.metrics.set_axis([k]) for k, r in results.items()])
 
-# %% ../nbs/14_evaluate.ipynb #1c0d8a78
+# %% ../nbs/14_evaluate.ipynb #0bcbaa3a
 COLLAPSE_SPREAD = 0.05      # median per-image coefficient of variation of the predicted depth below this: constant depth
 COLLAPSE_SATURATED = 0.25   # more than this fraction of pixels at the min_depth bound: depth clipped near the camera
 

@@ -28,10 +28,10 @@ from PIL import Image
 __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 'BUILDING', 'WALL', 'FENCE', 'POLE', 'LIGHT',
            'SIGN', 'VEGETATION', 'TERRAIN', 'SKY', 'PERSON', 'CAR', 'VALID_LABEL_IDS', 'BOX', 'CYL', 'SPH', 'M_ASPHALT',
            'M_PAINT', 'M_GRASS', 'M_PAVING', 'M_FACADE', 'M_CONCRETE', 'M_FENCE', 'M_METAL', 'M_SIGN', 'M_LIGHT',
-           'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'VELO_TO_CAM_R', 'DEFAULTS',
-           'cli', 'SYNTH_DATA', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame',
-           'degrade_labels', 'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive', 'split_drives',
-           'split_lines', 'generate', 'main', 'label_agreement', 'ensure_data']
+           'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'DESIGN', 'VELO_TO_CAM_R',
+           'DEFAULTS', 'cli', 'SYNTH_DATA', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull',
+           'render_frame', 'degrade_labels', 'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive',
+           'split_drives', 'split_lines', 'generate', 'main', 'label_agreement', 'ensure_data']
 
 # %% ../nbs/12_synthetic.ipynb #4f72bc06
 def intrinsics(height:int, width:int)->np.ndarray:
@@ -118,8 +118,16 @@ _FACADE_COLS = [(0.62, 0.55, 0.47), (0.70, 0.66, 0.58), (0.55, 0.33, 0.26), (0.7
 _CAR_COLS = [(0.75, 0.75, 0.77), (0.1, 0.1, 0.12), (0.55, 0.05, 0.05), (0.1, 0.2, 0.45), (0.85, 0.85, 0.82),
              (0.35, 0.37, 0.40), (0.2, 0.35, 0.2), (0.6, 0.5, 0.2)]
 
-def make_scene(seed:int, drive:int, frames:int, speed:float=0.3)->Scene:
-    "Draw the layout, objects and camera path of drive `drive` (deterministic in `seed`, `drive`)."
+DESIGN = dict(road_texture=0.0, pitch_sd=0.0)   # scene-design options beyond the layout (see "Design options" below)
+
+def make_scene(seed:int, drive:int, frames:int, speed:float=0.3, design:dict|None=None)->Scene:
+    """Draw the layout, objects and camera path of drive `drive` (deterministic in `seed`, `drive`). `design`
+    overrides `DESIGN`: `road_texture` (contrast of extra asphalt wear, 0 = none), `pitch_sd` (degrees: each drive's
+    camera pitch drawn from N(0, pitch_sd), 0 = level). Their draws come from a separate generator, so the defaults
+    give exactly the scenes of the design without them."""
+    dsg = {**DESIGN, **(design or {})}
+    unknown = sorted(set(dsg) - set(DESIGN))
+    if unknown: raise ValueError(f"design option(s) {', '.join(unknown)}: allowed are {', '.join(DESIGN)}")
     rng = np.random.default_rng([seed, drive, 7])
     U = rng.uniform; h = CAM_HEIGHT; P = _Prims()
     v = speed * U(0.85, 1.15)                                   # this drive's speed (m/frame)
@@ -135,7 +143,8 @@ def make_scene(seed:int, drive:int, frames:int, speed:float=0.3)->Scene:
     if U() < 0.3: junctions.append((junctions[-1][0] + U(45, 90) if junctions else U(40, 100), U(4, 7)))
     curb = U(0.10, 0.18)
     ground = dict(left=-half[0], right=half[1], lanes=lanes, lane_w=lane_w, park=park, junctions=junctions,
-                  dash=(U(2, 4), U(4, 9)), paint_w=U(0.10, 0.16), asphalt=U(0.26, 0.40), grass=rng.integers(0, 3))
+                  dash=(U(2, 4), U(4, 9)), paint_w=U(0.10, 0.16), asphalt=U(0.26, 0.40), grass=rng.integers(0, 3),
+                  road_texture=float(dsg['road_texture']))
     def in_junction(z0, z1, margin=0.0):
         return any(z1 > zc - hw - margin and z0 < zc + hw + margin for zc, hw in junctions)
     def free_spans(z0, z1, margin):
@@ -265,12 +274,13 @@ def make_scene(seed:int, drive:int, frames:int, speed:float=0.3)->Scene:
                 P.box(sgn * (xs - xa) - 0.17, sgn * (xs - xa) + 0.17, h - Hl - 1.35, h - Hl - 0.4, zs - 0.3, zs - 0.12, LIGHT, M_LIGHT, (0.12, 0.12, 0.1))
     # --- camera path: forward at ~v m/frame, small smooth yaw (|yaw| ≤ 0.6°), tiny pitch
     x = (cam_lane + 0.5) * lane_w + U(-0.3, 0.3); z = 0.0
+    pitch0 = float(np.random.default_rng([seed, drive, 8]).normal(0, dsg['pitch_sd'])) if dsg['pitch_sd'] else 0.0
     a1, a2, p1, p2, ph = U(0.1, 0.5), U(0.0, 0.15), U(40, 120), U(5, 20), U(0, 2 * math.pi)
     pa, pp = U(0.02, 0.12), U(6, 20)
     cams = []
     for f in range(frames):
         yaw = math.radians(a1 * math.sin(2 * math.pi * f / p1 + ph) + a2 * math.sin(2 * math.pi * f / p2))
-        pitch = math.radians(pa * math.sin(2 * math.pi * f / pp + ph))
+        pitch = math.radians(pitch0 + pa * math.sin(2 * math.pi * f / pp + ph))
         cy_, sy_, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
         Ry = np.array([[cy_, 0, sy_], [0, 1, 0], [-sy_, 0, cy_]]); Rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
         T = np.eye(4); T[:3, :3] = Ry @ Rx; T[:3, 3] = (x, 0.0, z); cams.append(T)
@@ -459,6 +469,8 @@ def _shade_material(mat, c, g):
     one = lambda a: a[:, None]
     if mat == M_ASPHALT:
         v = g['asphalt'] * (1 + 0.22 * fbm(s, t, 11, 0.25, 10, fp)) * (1 + 0.08 * fbm(s * 0.1, t * 0.1, 12, 1, 2))
+        if g.get('road_texture'):                                    # wear: patches and grain from 1 m down to the pixel
+            v = v * np.clip(1 + g['road_texture'] * fbm(s, t, 14, 1.0, 7, fp, gain=0.7), 0.2, 2.0)
         cov = _paint(g, Q[:, 0], Q[:, 2], fp)
         v = v * (1 - cov) + cov * 0.82 * (1 + 0.08 * fbm(s, t, 13, 1, 7, fp))
         return one(v) * np.array([1.0, 1.0, 1.03])
@@ -735,10 +747,10 @@ def _label_png(label, path):
     im = Image.frombytes('P', (lab.shape[1], lab.shape[0]), lab.tobytes())
     im.putpalette(label_id_palette()); im.save(path)
 
-def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed:float, progress=None):
+def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed:float, progress=None, design:dict|None=None):
     "Render drive `i` into `root` (images, GT depth, labels, degraded labels, poses). Returns the scene."
     root = Path(root); name = drive_name(i)
-    scene = make_scene(seed, i, frames, speed)
+    scene = make_scene(seed, i, frames, speed, design)
     for f in range(frames):
         r = render_frame(scene, f, height, width)
         line = SplitLine(f'{DATE}/{name}', f, 'l')            # camera 2; where each file goes is kitti's layout
@@ -755,12 +767,14 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
     return scene
 
 # %% ../nbs/12_synthetic.ipynb #6fedc690
-DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=8)
+DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=8, **DESIGN)
 
-def _params(drives, frames, seed, height, width, speed, val_drives, test_drives):
+def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=0.0, pitch_sd=0.0):
     p = dict(version=VERSION, drives=int(drives), frames=int(frames), seed=int(seed), height=int(height), width=int(width),
              speed=float(speed), val_drives=int(val_drives), test_drives=int(test_drives), supersample=2,
-             cam_height=CAM_HEIGHT, K_normalised=K_NORM[:2, :3].tolist(), date=DATE)
+             cam_height=CAM_HEIGHT, K_normalised=K_NORM[:2, :3].tolist(), date=DATE,
+             road_texture=float(road_texture), pitch_sd=float(pitch_sd))
+    if p['road_texture'] < 0 or p['pitch_sd'] < 0: raise ValueError(f'road_texture={road_texture}, pitch_sd={pitch_sd}: must be ≥ 0')
     if p['frames'] < 3: raise ValueError(f'frames={frames}: need at least 3 frames per drive (a frame with both neighbours)')
     if p['drives'] < 1 + p['val_drives'] + p['test_drives']:
         raise ValueError(f'drives={drives}: need at least val_drives + test_drives + 1 = {1 + val_drives + test_drives}')
@@ -783,8 +797,8 @@ def _read_manifest(out:Path):
     except (OSError, ValueError): return None
 
 def _render_one(args):
-    tmp, i, frames, seed, height, width, speed = args
-    render_drive(tmp, i, frames, seed, height, width, speed)
+    tmp, i, frames, seed, height, width, speed, design = args
+    render_drive(tmp, i, frames, seed, height, width, speed, design=design)
     return i
 
 def _remove_stale(out:Path):
@@ -797,12 +811,14 @@ def _remove_stale(out:Path):
 def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEFAULTS['frames'], seed:int=0,
              height:int=DEFAULTS['height'], width:int=DEFAULTS['width'], speed:float=DEFAULTS['speed'],
              val_drives:int=DEFAULTS['val_drives'], test_drives:int=DEFAULTS['test_drives'], workers:int=1,
-             progress:bool=True, force:bool=False)->Path:
+             progress:bool=True, force:bool=False, road_texture:float=DEFAULTS['road_texture'],
+             pitch_sd:float=DEFAULTS['pitch_sd'])->Path:
     """Render `drives` drives of `frames` frames into `out` in the KITTI raw layout (see the notebook for the
     file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
     a complete-looking dataset. An existing `out` is replaced only if it holds a synthetic dataset (a manifest)."""
-    out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives)
+    out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture, pitch_sd)
+    design = dict(road_texture=p['road_texture'], pitch_sd=p['pitch_sd'])
     _remove_stale(out)
     old = _read_manifest(out) if out.exists() else None
     if old is not None and old.get('params') == p and not force: return out
@@ -816,13 +832,13 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
         (tmp / DATE).mkdir(parents=True)
         (tmp / DATE / 'calib_cam_to_cam.txt').write_text(calib_cam_to_cam(height, width))
         (tmp / DATE / 'calib_velo_to_cam.txt').write_text(calib_velo_to_cam())
-        jobs = [(tmp, i, frames, seed, height, width, speed) for i in range(1, drives + 1)]
+        jobs = [(tmp, i, frames, seed, height, width, speed, design) for i in range(1, drives + 1)]
         if workers > 1:
             with mp.get_context('spawn').Pool(workers) as pool, progress_bar(total=drives, progress=progress, desc='synthetic drives') as bar:
                 for _ in pool.imap_unordered(_render_one, jobs): bar.update(1)
         else:
             with progress_bar(total=drives * frames, progress=progress, desc='synthetic frames') as bar:
-                for j in jobs: render_drive(*j, progress=bar)
+                for j in jobs: render_drive(*j[:-1], progress=bar, design=design)
         sp = split_drives(drives, val_drives, test_drives)
         sdir = tmp / 'splits' / 'synth'; sdir.mkdir(parents=True)
         counts = {}
@@ -854,9 +870,12 @@ def main(argv=None):
     ap.add_argument('--height', type=int, default=DEFAULTS['height']); ap.add_argument('--width', type=int, default=DEFAULTS['width'])
     ap.add_argument('--speed', type=float, default=DEFAULTS['speed'], help='metres per frame (default 0.3)')
     ap.add_argument('--val-drives', type=int, default=DEFAULTS['val_drives']); ap.add_argument('--test-drives', type=int, default=DEFAULTS['test_drives'])
+    ap.add_argument('--road-texture', type=float, default=DEFAULTS['road_texture'], help='contrast of extra asphalt wear (0: none)')
+    ap.add_argument('--pitch-sd', type=float, default=DEFAULTS['pitch_sd'], help="degrees: sd of each drive's camera pitch (0: level)")
     ap.add_argument('--workers', type=int, default=1); ap.add_argument('--force', action='store_true')
     a = ap.parse_args(argv)
-    out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers, force=a.force)
+    out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers,
+                   force=a.force, road_texture=a.road_texture, pitch_sd=a.pitch_sd)
     man = _read_manifest(out)
     print(f"{out}: {man['counts']['frames']} frames, lines {man['counts']['lines']}, {man['bytes'] / 1e6:.1f} MB")
     return out
