@@ -13,7 +13,8 @@ from .loader import make_loader
 from .model import predict_poses
 
 # %% auto #0
-__all__ = ['gt_relative', 'snippet_positions', 'snippet_ate', 'translation_cosine', 'pose_metrics', 'pose_diagnostic']
+__all__ = ['gt_relative', 'snippet_positions', 'snippet_ate', 'translation_cosine', 'pose_metrics', 'pose_diagnostic',
+           'test_curve']
 
 # %% ../nbs/19_pose_eval.ipynb #0dc5a30b
 def gt_relative(P:np.ndarray)->np.ndarray:
@@ -82,3 +83,35 @@ def pose_diagnostic(pose_net, cfg, subset:str='test', batch_size:int=8, device='
                         pred[(l.folder, l.frame)] = Ti; gt[(l.folder, l.frame)] = np.linalg.inv(Pd[l.frame + 1]) @ Pd[l.frame]
     finally: pose_net.train(was)
     return dict(subset=subset, **pose_metrics(pred, gt))
+
+# %% ../nbs/19_pose_eval.ipynb #517ff5b4
+def test_curve(cfg, every:int=125, out=None, tag:str|None=None, say=print, **extra)->list:
+    """Train `cfg` from scratch (`train.train`, resume off) and score the depth network on every test frame each
+    `every` steps and at the end: rows of step, AbsRel, δ<1.25, the layout prior and constant baselines on the same
+    frames, the ratio to the prior, the collapse check and the minutes since the start. Rows are appended as JSON
+    lines to `out` (when given) with `tag` (default: cfg.name) and `extra` as they arrive."""
+    import json, time
+    from cmadepth import train as T, evaluate as E
+    from cmadepth.kitti import load_gt_depths
+    tag = tag or cfg.name
+    gt = load_gt_depths(cfg.data_path, cfg.eval_split); proto = E.protocol_for_split(cfg.eval_split)
+    prior = float(E.layout_prior_baseline(E.load_train_gt_depths(cfg.data_path, cfg.split, 100), gt, proto).row['abs_rel'])
+    const = float(E.constant_depth_baseline(gt, proto).row['abs_rel'])
+    loader = make_loader(cfg, 'test', augment=False, shuffle=False, batch_size=16)
+    last = cfg.max_steps or None
+    rows, t0 = [], time.time()
+    def score(step, depth_net, pose_net):
+        if step % every and step != last: return
+        disps = E.predict_disparities(depth_net, cfg, loader=loader, progress=False, device=T.resolve_device(cfg))
+        m = E.evaluate_predictions(disps, gt, proto).row
+        r = dict(tag=tag, step=step, abs_rel=float(m['abs_rel']), a1=float(m['a1']), prior=prior, constant=const,
+                 ratio=float(m['abs_rel']) / prior, **E.collapse_check(disps, cfg.min_depth), minutes=(time.time() - t0) / 60,
+                 pose_source=cfg.pose_source, variant=cfg.variant, n_test=len(gt), **extra)
+        rows.append(r)
+        if out is not None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            with open(out, 'a') as f: f.write(json.dumps(r) + '\n')
+        say(f"{tag} step {step}: AbsRel {r['abs_rel']:.3f} = {r['ratio']:.2f} × the layout prior {prior:.3f} "
+            f"(constant {const:.3f}){' COLLAPSED: ' + r['reason'] if r['collapsed'] else ''} [{r['minutes']:.1f} min]")
+    T.train(cfg, resume=False, progress=False, on_step=score)
+    return rows

@@ -118,13 +118,14 @@ _FACADE_COLS = [(0.62, 0.55, 0.47), (0.70, 0.66, 0.58), (0.55, 0.33, 0.26), (0.7
 _CAR_COLS = [(0.75, 0.75, 0.77), (0.1, 0.1, 0.12), (0.55, 0.05, 0.05), (0.1, 0.2, 0.45), (0.85, 0.85, 0.82),
              (0.35, 0.37, 0.40), (0.2, 0.35, 0.2), (0.6, 0.5, 0.2)]
 
-DESIGN = dict(road_texture=0.0, pitch_sd=0.0)   # scene-design options beyond the layout (see "Design options" below)
+DESIGN = dict(road_texture=0.0, pitch_sd=0.0, moving=True)   # scene-design options beyond the layout (see "Design options" below)
 
 def make_scene(seed:int, drive:int, frames:int, speed:float=0.3, design:dict|None=None)->Scene:
     """Draw the layout, objects and camera path of drive `drive` (deterministic in `seed`, `drive`). `design`
     overrides `DESIGN`: `road_texture` (contrast of extra asphalt wear, 0 = none), `pitch_sd` (degrees: each drive's
-    camera pitch drawn from N(0, pitch_sd), 0 = level). Their draws come from a separate generator, so the defaults
-    give exactly the scenes of the design without them."""
+    camera pitch drawn from N(0, pitch_sd), 0 = level), `moving` (False: no traffic in the lanes and the people
+    stand still — the static world the photometric loss assumes; parked cars stay). Their draws come from a separate generator, so the defaults give
+    exactly the scenes of the design without them."""
     dsg = {**DESIGN, **(design or {})}
     unknown = sorted(set(dsg) - set(DESIGN))
     if unknown: raise ValueError(f"design option(s) {', '.join(unknown)}: allowed are {', '.join(DESIGN)}")
@@ -286,7 +287,13 @@ def make_scene(seed:int, drive:int, frames:int, speed:float=0.3, design:dict|Non
         T = np.eye(4); T[:3, :3] = Ry @ Rx; T[:3, 3] = (x, 0.0, z); cams.append(T)
         vf = v * (1 + 0.05 * math.sin(2 * math.pi * f / p1))
         x += vf * sy_; z += vf * cy_
-    return Scene(P.arrays(), ground, np.stack(cams), seed)
+    prims = P.arrays()
+    if not dsg['moving']:            # a static world: no traffic in the lanes, people stand still
+        moving = np.abs(prims['vel']).sum(1) > 0
+        keep = ~(moving & (prims['label'] == CAR))
+        prims = {k: v[keep] for k, v in prims.items()}
+        prims['vel'] = np.zeros_like(prims['vel'])
+    return Scene(prims, ground, np.stack(cams), seed)
 
 def _tree(P, rng, x, z, yg):
     U = rng.uniform; Ht = U(2.0, 4.0); r = U(1.2, 2.6)
@@ -769,11 +776,11 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
 # %% ../nbs/12_synthetic.ipynb #6fedc690
 DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=8, **DESIGN)
 
-def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=0.0, pitch_sd=0.0):
+def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=0.0, pitch_sd=0.0, moving=True):
     p = dict(version=VERSION, drives=int(drives), frames=int(frames), seed=int(seed), height=int(height), width=int(width),
              speed=float(speed), val_drives=int(val_drives), test_drives=int(test_drives), supersample=2,
              cam_height=CAM_HEIGHT, K_normalised=K_NORM[:2, :3].tolist(), date=DATE,
-             road_texture=float(road_texture), pitch_sd=float(pitch_sd))
+             road_texture=float(road_texture), pitch_sd=float(pitch_sd), moving=bool(moving))
     if p['road_texture'] < 0 or p['pitch_sd'] < 0: raise ValueError(f'road_texture={road_texture}, pitch_sd={pitch_sd}: must be ≥ 0')
     if p['frames'] < 3: raise ValueError(f'frames={frames}: need at least 3 frames per drive (a frame with both neighbours)')
     if p['drives'] < 1 + p['val_drives'] + p['test_drives']:
@@ -812,13 +819,13 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
              height:int=DEFAULTS['height'], width:int=DEFAULTS['width'], speed:float=DEFAULTS['speed'],
              val_drives:int=DEFAULTS['val_drives'], test_drives:int=DEFAULTS['test_drives'], workers:int=1,
              progress:bool=True, force:bool=False, road_texture:float=DEFAULTS['road_texture'],
-             pitch_sd:float=DEFAULTS['pitch_sd'])->Path:
+             pitch_sd:float=DEFAULTS['pitch_sd'], moving:bool=DEFAULTS['moving'])->Path:
     """Render `drives` drives of `frames` frames into `out` in the KITTI raw layout (see the notebook for the
     file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
     a complete-looking dataset. An existing `out` is replaced only if it holds a synthetic dataset (a manifest)."""
-    out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture, pitch_sd)
-    design = dict(road_texture=p['road_texture'], pitch_sd=p['pitch_sd'])
+    out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture, pitch_sd, moving)
+    design = {k: p[k] for k in DESIGN}
     _remove_stale(out)
     old = _read_manifest(out) if out.exists() else None
     if old is not None and old.get('params') == p and not force: return out
@@ -872,10 +879,11 @@ def main(argv=None):
     ap.add_argument('--val-drives', type=int, default=DEFAULTS['val_drives']); ap.add_argument('--test-drives', type=int, default=DEFAULTS['test_drives'])
     ap.add_argument('--road-texture', type=float, default=DEFAULTS['road_texture'], help='contrast of extra asphalt wear (0: none)')
     ap.add_argument('--pitch-sd', type=float, default=DEFAULTS['pitch_sd'], help="degrees: sd of each drive's camera pitch (0: level)")
+    ap.add_argument('--static', action='store_true', help='every car and person stands still (default: traffic moves)')
     ap.add_argument('--workers', type=int, default=1); ap.add_argument('--force', action='store_true')
     a = ap.parse_args(argv)
     out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers,
-                   force=a.force, road_texture=a.road_texture, pitch_sd=a.pitch_sd)
+                   force=a.force, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static)
     man = _read_manifest(out)
     print(f"{out}: {man['counts']['frames']} frames, lines {man['counts']['lines']}, {man['bytes'] / 1e6:.1f} MB")
     return out

@@ -15,7 +15,7 @@ def main(argv=None):
     ap.add_argument('--speed', type=float, default=0.3); ap.add_argument('--drives', type=int, default=26)
     ap.add_argument('--frames', type=int, default=40); ap.add_argument('--rh', type=int, default=96); ap.add_argument('--rw', type=int, default=320)
     ap.add_argument('--val-drives', type=int, default=2); ap.add_argument('--test-drives', type=int, default=8)
-    ap.add_argument('--road-texture', type=float, default=0.0); ap.add_argument('--pitch-sd', type=float, default=0.0)
+    ap.add_argument('--road-texture', type=float, default=0.0); ap.add_argument('--pitch-sd', type=float, default=0.0); ap.add_argument('--static', action='store_true')
     ap.add_argument('--data', default='', help='data folder (default: derived from the design)')
     # training
     ap.add_argument('--variant', default='full'); ap.add_argument('--height', type=int, default=64); ap.add_argument('--width', type=int, default=224)
@@ -31,12 +31,12 @@ def main(argv=None):
     from cmadepth import train as T, evaluate as E
     from cmadepth.kitti import load_gt_depths, split_lines
     from cmadepth.loader import make_loader
-    extra = (f"_rt{a.road_texture}" if a.road_texture else '') + (f"_p{a.pitch_sd}" if a.pitch_sd else '')
+    extra = (f"_rt{a.road_texture}" if a.road_texture else '') + (f"_p{a.pitch_sd}" if a.pitch_sd else '') + ('_static' if a.static else '')
     data = Path(a.data or f"data/search/s{a.speed}_d{a.drives}_f{a.frames}_{a.rh}x{a.rw}{extra}")
     if not (data/'manifest.json').exists():
         t0 = time.time()
         generate(data, drives=a.drives, frames=a.frames, height=a.rh, width=a.rw, speed=a.speed, val_drives=a.val_drives,
-                 test_drives=a.test_drives, workers=1, progress=False, road_texture=a.road_texture, pitch_sd=a.pitch_sd)
+                 test_drives=a.test_drives, workers=1, progress=False, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static)
         print(f"rendered {data} in {time.time()-t0:.0f} s", flush=True)
     n_train = len(split_lines(data, 'synth', 'train'))
     spe = n_train // a.batch
