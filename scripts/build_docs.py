@@ -4,6 +4,7 @@
     python scripts/build_docs.py --execute none     # render every notebook as stored (fast; what the test does)
     python scripts/build_docs.py --execute all      # execute every library notebook (slow on a small CPU)
     python scripts/build_docs.py --readme           # only write README.md from nbs/index.ipynb (`make readme`)
+    python scripts/build_docs.py --store-figures nbs/08_geometry.ipynb   # run it, store its figures in it (then commit)
 
 Why not nbdev's own `nbdev_docs`: it needs Quarto, whose installer downloads a binary; this builder is MkDocs with
 mkdocs-material (theme), mkdocs-jupyter (notebook pages) and mkdocstrings (API reference), all from the package
@@ -106,7 +107,7 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
             skipped[i] = (c.get('outputs', []), c.get('execution_count'))
             c.cell_type = 'raw'; c.pop('outputs', None); c.pop('execution_count', None)
     env = {**os.environ, 'IN_TEST': '1', 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1'),
-           'MPLBACKEND': 'Agg'}
+           'MPLBACKEND': 'module://matplotlib_inline.backend_inline'}   # figures become image outputs
     old = dict(os.environ); os.environ.update(env)
     try:
         NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(src.parent)}}).execute()
@@ -120,6 +121,33 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     cache.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(hit)); shutil.copy(hit, dst)
     return 'executed'
+
+
+def _has_image(outputs)->bool: return any(k.startswith('image/') for o in outputs for k in o.get('data', {}))
+
+
+def store_figures(path:Path, say=print)->int:
+    """Store a notebook's figures in it, so that JupyterLab and the site show them without running it: execute `path`
+    as the docs do (`execute_notebook`: `IN_TEST=1`, cells tagged `#| slow` / `#| eval: false` not run and keeping what
+    they hold), copy into the notebook the outputs of every cell that drew an image (the other cells keep what they
+    have, usually nothing), then `nbdev_clean` it. Returns the number of cells whose outputs were stored."""
+    import tempfile
+    path = Path(path).resolve()
+    with tempfile.TemporaryDirectory() as td:
+        dst = Path(td) / path.name
+        status = execute_notebook(path, dst, Path(td) / 'cache')
+        if status != 'executed': raise SystemExit(f'{path.name}: {status}')
+        ran = json.loads(dst.read_text())['cells']
+    nb = json.loads(path.read_text())
+    if [c.get('id') for c in nb['cells']] != [c.get('id') for c in ran]: raise SystemExit(f'{path.name}: changed while it ran')
+    n = 0
+    for c, r in zip(nb['cells'], ran):
+        if c['cell_type'] == 'code' and _has_image(r.get('outputs', [])) and not SKIP_DIRECTIVES.search(_cell_text(c)):
+            c['outputs'] = r['outputs']; n += 1
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    subprocess.run([str(Path(sys.executable).with_name('nbdev_clean')), '--fname', str(path)], check=True, capture_output=True, cwd=ROOT)
+    say(f'{path.name}: stored the outputs of {n} figure cell(s), {path.stat().st_size / 1024:.0f} KB')
+    return n
 
 
 # ---------------------------------------------------------------------------------------------- README
@@ -448,7 +476,12 @@ def main(argv=None):
     ap.add_argument('--readme', action='store_true', help='only write README.md from nbs/index.ipynb (no site)')
     ap.add_argument('--index-from-readme', action='store_true',
                     help="rewrite nbs/index.ipynb's cells from a hand-edited README.md (then run --readme)")
+    ap.add_argument('--store-figures', nargs='+', metavar='NOTEBOOK',
+                    help='run these notebooks (as the tests do) and store the outputs of their figure cells in them')
     a = ap.parse_args(argv)
+    if a.store_figures:
+        for nb in a.store_figures: store_figures(Path(nb))
+        return
     if a.index_from_readme:
         index_from_readme(); print(f"wrote {INDEX} from README.md"); return
     if a.readme:
