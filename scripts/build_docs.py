@@ -143,7 +143,7 @@ def store_figures(path:Path, say=print)->int:
     n = 0
     for c, r in zip(nb['cells'], ran):
         if c['cell_type'] == 'code' and _has_image(r.get('outputs', [])) and not SKIP_DIRECTIVES.search(_cell_text(c)):
-            c['outputs'] = r['outputs']; n += 1
+            c['outputs'] = [o for o in r['outputs'] if o.get('name') != 'stderr']; n += 1     # not the warnings
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     subprocess.run([str(Path(sys.executable).with_name('nbdev_clean')), '--fname', str(path)], check=True, capture_output=True, cwd=ROOT)
     say(f'{path.name}: stored the outputs of {n} figure cell(s), {path.stat().st_size / 1024:.0f} KB')
