@@ -17,16 +17,18 @@ _all_ = ['SYNTH_DATA', 'ensure_data']
 # pandas and matplotlib: the registry, run names, plans and records work without them (cmadepth-reproduce --dry-run).
 
 # %% auto #0
-__all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'RESULT_IGNORED', 'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS',
-           'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds',
-           'run_name', 'config_hash', 'experiment_configs', 'Experiment', 'default_value', 'method_defaults',
-           'experiment_of', 'data_fingerprint', 'record_data', 'code_commit', 'record_path', 'write_record',
-           'improved_gt_eval', 'project_relative', 'cache_path', 'cached_record', 'run_experiment', 'load_records',
-           'run_table', 'SYNTH_DATA', 'ensure_data']
+__all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_RESULTS', 'RESULT_IGNORED', 'RECORD_FIELD',
+           'CONFIG_FIELD', 'EXPERIMENTS', 'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path',
+           'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs', 'Experiment',
+           'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data', 'code_commit',
+           'record_path', 'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'cached_record',
+           'run_experiment', 'load_records', 'run_table', 'SYNTH_DATA', 'ensure_data']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
 PAPER_HIGH_RES = {(192, 640): (320, 1024)}
+LOCAL_RESULTS = 'runs/results'   # where experiment notebooks and run_experiment write by default: git-ignored, this machine's
+PUBLISHED_RESULTS = 'results'    # the committed results: written only on purpose (cmadepth-reproduce, or results_dir='results')
 # fields that do not change what a run computes (where it is written, how it is logged, where the data lies)
 RESULT_IGNORED = ('log_dir', 'name', 'num_workers', 'log_every', 'device', 'data_path', 'preset')
 
@@ -234,7 +236,7 @@ def code_commit(path=None)->str:
 
 def record_path(results_dir, name:str)->Path: return resolve_path(results_dir)/'runs'/f'{name}.json'
 
-def write_record(rec:dict, results_dir='results')->Path:
+def write_record(rec:dict, results_dir=LOCAL_RESULTS)->Path:
     "Write run record `rec` to `<results_dir>/runs/<name>.json` atomically (non-finite numbers become null)."
     path = record_path(results_dir, rec['name']); path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, json.dumps(_clean(rec), indent=1))
@@ -281,7 +283,7 @@ def cached_record(cfg, fingerprint:str|None=None)->dict|None:
         except (OSError, ValueError): return None          # no data (yet): nothing to compare with
     return old if old.get('data_fingerprint') == fingerprint else None
 
-def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=True, curve_points:int=6,
+def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bool=True, curve_points:int=6,
                    val_batches:int|None=5)->dict:
     "Train (resuming) and evaluate `cfg`, write `<results_dir>/runs/<cfg.name>.json`; an up-to-date record is returned untouched."
     import platform, torch
@@ -293,7 +295,9 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     t_start = time.time()
     ensure_data(cfg, progress)
     data = data_fingerprint(cfg)                 # the data as it is now: a record or checkpoint made on other data is not reused
-    if not force and (old := cached_record(cfg, data['fingerprint'])) is not None: return old
+    if not force and (old := cached_record(cfg, data['fingerprint'])) is not None:
+        _place_record(old, cache_path(cfg), results_dir)   # e.g. published on purpose after exploring: the same run, now in results_dir too
+        return old
     run_dir = T.run_dir_of(cfg)
     saved = run_dir/'config.yaml'
     resume = not force
@@ -362,13 +366,24 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
         rec['learning_curve'] = path.with_suffix('.png').name
     write_record(rec, results_dir)
     cache.parent.mkdir(parents=True, exist_ok=True); _atomic_write(cache, json.dumps(_clean(rec), indent=1))
+    if path.with_suffix('.png').exists(): shutil.copyfile(path.with_suffix('.png'), cache.with_suffix('.png'))
     return rec
+
+def _place_record(rec:dict, cache:Path, results_dir):
+    "Write the cached record `rec` (and its learning curve, kept beside the cache) into `results_dir` unless it already holds it."
+    path = record_path(results_dir, rec['name'])
+    try: same = json.loads(path.read_text()).get('finished') == rec.get('finished')
+    except (OSError, ValueError): same = False
+    if same: return
+    write_record(rec, results_dir)
+    if cache.with_suffix('.png').exists():
+        tmp = path.with_name(path.stem + f'.png.tmp{os.getpid()}'); shutil.copyfile(cache.with_suffix('.png'), tmp); tmp.replace(path.with_suffix('.png'))
 
 def _is_high_res(cfg)->bool:
     p = PRESETS.get(cfg.preset)
     return bool(p) and (cfg.height, cfg.width) == high_res_size(p['height'], p['width'])
 
-def load_records(results_dir='results', preset:str|None=None)->list:
+def load_records(results_dir=LOCAL_RESULTS, preset:str|None=None)->list:
     "Every run record under `<results_dir>/runs/` (of `preset` when given), sorted by name."
     d = resolve_path(results_dir)/'runs'
     out = []

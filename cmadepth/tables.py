@@ -330,7 +330,7 @@ def table_note(df)->str:
             "by this code: " + '; '.join(parts) + ". Synthetic-data numbers are not comparable with KITTI's in absolute terms."
             + _data_note(df))
 
-def write_tables(records, out_dir='results', only=None)->dict:
+def write_tables(records, out_dir=LOCAL_RESULTS, only=None)->dict:
     "Build Tables 3–7 from `records` and write `<out_dir>/tableN_*.csv/.md`; returns {n: DataFrame}."
     out = {}
     for n, (stem, fn, title) in TABLES.items():
@@ -473,7 +473,7 @@ def keep_other_presets(df, csv, preset:str):
     out = pd.concat([out[~rep], out[rep].sort_values('preset', kind='stable')], ignore_index=True)
     return out[[*df.columns, *[c for c in out.columns if c not in df.columns]]]
 
-def publish_tables(records, results_dir='results', only=None, preset=None)->tuple:
+def publish_tables(records, results_dir=LOCAL_RESULTS, only=None, preset=None)->tuple:
     """Tables 3–7 and the figures from `records` as one set: written aside first, moved into `results_dir` only when all
     are done (temporary folder removed on every exit path). `only`: names to write (None: all). `preset`: the records' preset;
     the rows of other presets already in the tables are kept (`keep_other_presets`). Returns ({n: DataFrame}, {file name: path})."""
