@@ -54,7 +54,7 @@ gpu-check: setup
 # against PyTorch's fast path, training steps/s as cmadepth-train runs them at the quick, cpu and paper shapes.
 # Prints the tables and writes runs/bench.json. Times are this machine's; compare ratios.
 bench: setup
-	$(BIN)/python -m cmadepth.bench --onnx --train-presets quick,cpu,paper --json runs/bench.json
+	$(BIN)/python -m cmadepth.bench_extra --onnx --train-presets quick,cpu,paper --json runs/bench.json
 
 # The documentation site from the notebooks (nbs/index.ipynb the landing page), DEVELOPING and results/ (MkDocs; see scripts/build_docs.py):
 # → _docs/site/index.html. DOCS_EXECUTE=none renders every notebook as stored; =all executes every library notebook.

@@ -12,7 +12,7 @@ from contextlib import nullcontext
 __all__ = ['PAPER_TABLE2', 'cpu_model', 'env_info', 'import_time', 'make_config', 'count_params', 'count_macs', 'model_counts',
            'synthetic_batch', 'loss_function', 'sgt_function', 'make_train_step', 'timed', 'cma_time', 'sgt_time',
            'saved_activation_mb', 'train_memory_estimate', 'measure', 'run_benchmark', 'with_counts', 'table2',
-           'run_job', 'format_table', 'main']
+           'run_job', 'format_table', 'arg_parser', 'main']
 
 # %% ../nbs/17_bench.ipynb #98608776
 def cpu_model()->str:
@@ -253,9 +253,9 @@ def measure(kind:str, variant:str, backbone:str='resnet18', height:int=192, widt
     return row
 
 # %% ../nbs/17_bench.ipynb #a98d2cc4
-def _run_fresh(job:dict, timeout:float=3600)->dict:
-    "Run `measure(**job)` in a fresh interpreter; returns its dict."
-    p = subprocess.run([sys.executable, '-m', 'cmadepth.bench', '--job', json.dumps(job)], capture_output=True,
+def _run_fresh(job:dict, timeout:float=3600, module:str='cmadepth.bench')->dict:
+    "Run `job` in a fresh interpreter (`python -m module --job ...`: that module's `run_job`); returns its dict."
+    p = subprocess.run([sys.executable, '-m', module, '--job', json.dumps(job)], capture_output=True,
                        text=True, env=_package_env(), timeout=timeout)
     if p.returncode: raise RuntimeError(f"benchmark job {job} failed:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -333,11 +333,8 @@ def table2(df, paper:bool=True):
 
 # %% ../nbs/17_bench.ipynb #ec1174fb
 def run_job(job:dict)->dict:
-    "One benchmark job in this process: `kind` infer/train (`measure`), onnx (`measure_onnx`), steps (`measure_steps`)."
-    from cmadepth.bench_extra import measure_onnx, measure_steps    # bench_extra builds on this module: importing it above would close a cycle
+    "One Table 2 job in this process: `kind` infer or train (`measure`); `bench_extra.run_job` adds its own kinds."
     job = dict(job); kind = job.pop('kind')
-    if kind == 'onnx': return measure_onnx(**job)
-    if kind == 'steps': return measure_steps(**job)
     return measure(kind, **job)
 
 
@@ -352,9 +349,10 @@ def format_table(df)->str:
     cols = [c for c in dict.fromkeys(cols) if c in df.columns]
     return df[cols].to_string(index=False, float_format=lambda v: f'{v:.3g}')
 
-def main(argv=None):
-    "`python -m cmadepth.bench`: the Table 2 cost benchmark on this machine."
-    ap = argparse.ArgumentParser(prog='python -m cmadepth.bench', description=__doc__)
+def arg_parser(prog:str='python -m cmadepth.bench')->argparse.ArgumentParser:
+    "The options of the Table 2 jobs (`python -m cmadepth.bench_extra` adds its own in front of them)."
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__,
+                                 epilog='onnxruntime and training steps/s per preset shape: python -m cmadepth.bench_extra --onnx --train-presets quick,cpu,paper')
     ap.add_argument('--variants', default='', help='comma-separated subset of ' + 'monodepth2,semantics,cma,sgt,full')
     ap.add_argument('--backbones', default='resnet18', help='resnet18,resnet50')
     ap.add_argument('--batch-sizes', default='1,12', help='inference batch sizes')
@@ -371,35 +369,23 @@ def main(argv=None):
     ap.add_argument('--device', default='auto'); ap.add_argument('--amp', default='off', choices=['off', 'bf16', 'fp16'])
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     ap.add_argument('--json', default='', help='also write the results (and the machine facts) to this JSON file')
-    ap.add_argument('--onnx', action='store_true', help='also time onnxruntime against the PyTorch fast path (monodepth2 and full, or --variants)')
-    ap.add_argument('--train-presets', default='', help='also measure training steps/s as cmadepth-train runs them at these shapes: quick,cpu,paper')
-    ap.add_argument('--steps', type=int, default=3, help='timed training steps per shape (paper shape: --paper-steps)')
-    ap.add_argument('--paper-steps', type=int, default=1, help='timed training steps at the paper shape (192×640, batch 12)')
-    ap.add_argument('--data-path', default='', help='synthetic data for --train-presets (default: the preset\'s data_path, rendered if missing)')
-    ap.add_argument('--no-table2', action='store_true', help='skip the Table 2 jobs (only --onnx / --train-presets)')
     ap.add_argument('--job', default='', help=argparse.SUPPRESS)          # internal: one measurement in this process
-    a = ap.parse_args(argv)
+    return ap
+
+def _ints(s): return tuple(int(x) for x in s.split(',') if x.strip())
+def _names(s): return tuple(x.strip() for x in s.split(',') if x.strip())
+
+def main(argv=None, extra=None, t0:float|None=None):
+    """`python -m cmadepth.bench`: the Table 2 cost benchmark on this machine. `extra` (the frames of
+    `bench_extra.run_extra`, measured since `t0`) goes into the same `--json` file."""
+    a = arg_parser().parse_args(argv)
     if a.job:
         print(json.dumps(run_job(json.loads(a.job)))); return
-    ints = lambda s: tuple(int(x) for x in s.split(',') if x.strip())
-    names = lambda s: tuple(x.strip() for x in s.split(',') if x.strip())
-    bbs = names(a.backbones)
-    t0 = time.perf_counter()
-    extra = None
-    if a.onnx or a.train_presets:
-        from cmadepth.bench_extra import run_extra, format_extra   # (a cycle: bench_extra builds on this module)
-        vs = names(a.variants) or None
-        extra = run_extra(vs or ('monodepth2', 'semantics', 'cma', 'sgt', 'full'), a.onnx, names(a.train_presets),
-                          vs or ('monodepth2', 'full'), a.height, a.width, ints(a.batch_sizes)[:1] or (1,), max(a.repeats, 3),
-                          a.steps, a.paper_steps, a.threads, a.data_path)
-        print(format_extra(*extra))
-    if a.no_table2:
-        if a.json: _write_json(a.json, dict(info=dict(env_info(), wall_s=time.perf_counter() - t0), **_extra_json(extra)))
-        return extra
-    df = run_benchmark(names(a.variants) or None, bbs, a.height, a.width, ints(a.batch_sizes), not a.no_train,
-                       a.train_batch, names(a.train_backbones) or None, a.repeats, a.warmup, a.device, a.amp, a.threads,
-                       batch_sizes_by_backbone={'resnet50': ints(a.r50_batch_sizes)} if a.r50_batch_sizes else None,
-                       train_repeats=a.train_repeats, act_amps=names(a.act_amps), act_scale=a.act_scale,
+    t0 = time.perf_counter() if t0 is None else t0
+    df = run_benchmark(_names(a.variants) or None, _names(a.backbones), a.height, a.width, _ints(a.batch_sizes), not a.no_train,
+                       a.train_batch, _names(a.train_backbones) or None, a.repeats, a.warmup, a.device, a.amp, a.threads,
+                       batch_sizes_by_backbone={'resnet50': _ints(a.r50_batch_sizes)} if a.r50_batch_sizes else None,
+                       train_repeats=a.train_repeats, act_amps=_names(a.act_amps), act_scale=a.act_scale,
                        recompute_cma=a.recompute_cma)
     df = with_counts(df, a.height, a.width)
     info = dict(env_info(), threads_used=a.threads or env_info()['threads'], import_cmadepth_s=import_time(3), import_cmadepth_model_s=import_time(1, 'cmadepth.model'), height=a.height, width=a.width, repeats=a.repeats,

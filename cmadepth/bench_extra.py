@@ -4,12 +4,14 @@
 from __future__ import annotations
 import statistics, time
 from pathlib import Path
-from .bench import make_config, count_macs, model_counts, _peak_rss_mb, _run_fresh, run_job
+import argparse, json
+from . import bench
+from .bench import make_config, count_macs, model_counts, _peak_rss_mb, _run_fresh, env_info, _write_json, _extra_json, _ints, _names
 from .errors import progress_bar
 # Imported where used: torch and the modules built on it, and pandas (as in cmadepth.bench: the command line starts without them).
 
 # %% auto #0
-__all__ = ['STEP_SHAPES', 'measure_onnx', 'measure_steps', 'run_extra', 'format_extra']
+__all__ = ['STEP_SHAPES', 'measure_onnx', 'measure_steps', 'run_job', 'run_extra', 'format_extra', 'main']
 
 # %% ../nbs/17_bench_extra.ipynb #c4b585b3
 def _ratio_timings(fa, fb, repeats:int, warmup:int)->tuple:
@@ -84,6 +86,13 @@ def measure_steps(variant:str, shape:str='quick', steps:int=3, warmup:int=1, thr
                 peak_rss_mb=_peak_rss_mb(), step_gmacs=step_gmacs, train_gmac_s=step_gmacs / tn)
 
 # %% ../nbs/17_bench_extra.ipynb #4983e563
+def run_job(job:dict)->dict:
+    "One job in this process: `kind` onnx (`measure_onnx`), steps (`measure_steps`), else `bench.run_job` (Table 2's)."
+    job = dict(job); kind = job.pop('kind')
+    if kind == 'onnx': return measure_onnx(**job)
+    if kind == 'steps': return measure_steps(**job)
+    return bench.run_job(dict(job, kind=kind))
+
 def run_extra(variants=('monodepth2', 'full'), onnx:bool=True, shapes=('quick', 'cpu'), onnx_variants=('monodepth2', 'full'),
               height:int=192, width:int=640, batch_sizes=(1,), repeats:int=5, steps:int=3, paper_steps:int=1, threads:int=0,
               data_path:str='', fresh:bool=True, progress:bool=True)->tuple:
@@ -93,7 +102,7 @@ def run_extra(variants=('monodepth2', 'full'), onnx:bool=True, shapes=('quick', 
             for v in (onnx_variants if onnx else ())]
     jobs += [dict(kind='steps', variant=v, shape=s, steps=paper_steps if s == 'paper' else steps, threads=threads, data_path=data_path)
              for s in shapes for v in (['monodepth2'] + [v for v in variants if v != 'monodepth2'])]
-    rows = [(_run_fresh(j) if fresh else run_job(j)) | dict(kind=j['kind'])
+    rows = [(_run_fresh(j, module='cmadepth.bench_extra') if fresh else run_job(j)) | dict(kind=j['kind'])
             for j in progress_bar(jobs, progress=progress, desc='benchmark', leave=False)]
     on = pd.DataFrame([r for r in rows if r['kind'] == 'onnx']).drop(columns='kind') if onnx and onnx_variants else None
     st = pd.DataFrame([r for r in rows if r['kind'] == 'steps']).drop(columns='kind') if shapes else None
@@ -116,3 +125,35 @@ def format_extra(on, st)->str:
     if st is not None: out += ['training steps (as cmadepth-train runs them; x_* = time ratio to Monodepth2 at the same shape):',
                                st.to_string(index=False, float_format=f)]
     return '\n'.join(out)
+
+# %% ../nbs/17_bench_extra.ipynb #c9f5ff77
+def main(argv=None):
+    "`python -m cmadepth.bench_extra`: onnxruntime and training steps/s, then (unless --no-table2) the Table 2 jobs."
+    ap = argparse.ArgumentParser(prog='python -m cmadepth.bench_extra', description=main.__doc__,
+                                 epilog='Every other option is passed to python -m cmadepth.bench (see its --help).')
+    ap.add_argument('--onnx', action='store_true', help='time onnxruntime against the PyTorch fast path (monodepth2 and full, or --variants)')
+    ap.add_argument('--train-presets', default='', help='measure training steps/s as cmadepth-train runs them at these shapes: quick,cpu,paper')
+    ap.add_argument('--steps', type=int, default=3, help='timed training steps per shape (paper shape: --paper-steps)')
+    ap.add_argument('--paper-steps', type=int, default=1, help='timed training steps at the paper shape (192×640, batch 12)')
+    ap.add_argument('--data-path', default='', help='synthetic data for --train-presets (default: the preset\'s data_path, rendered if missing)')
+    ap.add_argument('--no-table2', action='store_true', help='skip the Table 2 jobs (only --onnx / --train-presets)')
+    ap.add_argument('--job', default='', help=argparse.SUPPRESS)          # internal: one measurement in this process
+    a, rest = ap.parse_known_args(argv)
+    if a.job:
+        print(json.dumps(run_job(json.loads(a.job)))); return
+    b = bench.arg_parser('python -m cmadepth.bench_extra').parse_args(rest)     # the shared options (and usage errors)
+    t0 = time.perf_counter(); extra = None
+    if a.onnx or a.train_presets:
+        vs = _names(b.variants) or None
+        extra = run_extra(vs or ('monodepth2', 'semantics', 'cma', 'sgt', 'full'), a.onnx, _names(a.train_presets),
+                          vs or ('monodepth2', 'full'), b.height, b.width, _ints(b.batch_sizes)[:1] or (1,), max(b.repeats, 3),
+                          a.steps, a.paper_steps, b.threads, a.data_path)
+        print(format_extra(*extra))
+    if a.no_table2:
+        if b.json: _write_json(b.json, dict(info=dict(env_info(), wall_s=time.perf_counter() - t0), **_extra_json(extra)))
+        return extra
+    return bench.main(rest, extra=extra, t0=t0)
+
+# %% ../nbs/17_bench_extra.ipynb #5a5f04ab
+#| eval: false
+if __name__ == '__main__': main()

@@ -11,7 +11,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['DECODER_CHANNELS', 'VARIANTS', 'VARIANT_TITLES', 'PRESETS', 'stage_of_layer', 'layer_of_stage', 'authors_cma_id',
-           'layer_of_authors_cma_id', 'Config', 'check_network_size']
+           'layer_of_authors_cma_id', 'Config', 'check_network_size', 'parse_device']
 
 # %% ../nbs/00_config.ipynb #bc97f51f
 def stage_of_layer(l:int)->int:
@@ -257,3 +257,20 @@ def check_network_size(height:int, width:int):
         if v < 64 or v % 32:
             raise ValueError(f"{k}={v}: the network needs a multiple of 32 that is at least 64 "
                              f"(the deepest features are 1/32 of the input and are padded by reflection), e.g. {k}={max(64, -(-v // 32) * 32)}")
+
+# %% ../nbs/00_config.ipynb #23d4c7e8
+def parse_device(name, option:str='device')->'torch.device':
+    """The torch device `name` names; 'auto' (or None) is CUDA when available (this rank's GPU under torchrun), else
+    the CPU. An unknown name, or CUDA where there is none, is a one-line `UserError` naming `option` (`device` for the
+    config option, `--device` for a command's flag). The only place cmadepth turns a device name into a device."""
+    import os, torch
+    from cmadepth.errors import UserError
+    if name in (None, 'auto'):
+        if torch.cuda.is_available(): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+        return torch.device('cpu')
+    what = f"{option} {name!r}" if option.startswith('-') else f"{option}={name!r}"
+    try: dev = torch.device(name)
+    except (RuntimeError, TypeError): raise UserError(f"{what}: allowed are auto, cpu, cuda, cuda:N") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise UserError(f"{what}: CUDA is not available here; use cpu or auto")
+    return dev

@@ -88,6 +88,14 @@ def check_writable(path, option:str):
     except OSError as e: raise UserError(f"{option} {p}: cannot write there ({error_message(e)})") from None
 
 # %% ../nbs/00_errors.ipynb #cdef6fbc
+def _is_terminal(stream)->bool:
+    try: return bool(stream.isatty())
+    except (AttributeError, ValueError): return False     # no isatty, or a closed stream
+
 def progress_bar(iterable=None, *, progress:bool=True, **kw):
-    "A `tqdm.auto` bar over `iterable`; hidden when `progress` is False, else governed by tqdm's `TQDM_*` environment."
-    return tqdm(iterable, **kw) if progress else tqdm(iterable, disable=True, **kw)
+    """A `tqdm.auto` bar over `iterable`; hidden when `progress` is False, else governed by tqdm's `TQDM_*` environment.
+    Not on a terminal (a file, a pipe, a notebook), it writes only its first and last state: one line."""
+    if not progress: return tqdm(iterable, disable=True, **kw)
+    if not _is_terminal(kw.get('file') or sys.stderr) and 'TQDM_MININTERVAL' not in os.environ:
+        kw.setdefault('mininterval', 86400.0); kw.setdefault('maxinterval', 86400.0)
+    return tqdm(iterable, **kw)

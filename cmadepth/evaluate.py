@@ -11,7 +11,7 @@ import numpy as np
 from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
-from .config import Config
+from .config import Config, parse_device
 # torch (with the cmadepth modules built on it), pandas and matplotlib are imported inside the functions that use
 # them: the metrics, the baselines on stored maps and the command's argument checks run without torch's import.
 # The data and model functions (loader.make_loader, kitti.load_gt_depths, model, checkpoints) are looked up at call
@@ -223,7 +223,6 @@ def predict_disparities(depth_net, cfg, split:str|None=None, batch_size:int=16, 
     "Scaled disparities (h×w float32 arrays at cfg.height×cfg.width) of `depth_net` on the test lines of `split`."
     import torch
     from cmadepth.layers import disp_to_depth
-    from cmadepth.train import parse_device
     split = split or cfg.eval_split
     if loader is None:
         from cmadepth.loader import make_loader
@@ -272,7 +271,6 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
         folder = Path(source)
         if not folder.is_dir(): raise FileNotFoundError(f"weights folder not found: {folder}")
         from cmadepth.checkpoints import load_model
-        from cmadepth.train import parse_device
         cfg, loaded, _ = load_model(folder, parse_device(device, '--device'))
         depth_net = loaded if depth_net is None else depth_net
         name = name or folder.name

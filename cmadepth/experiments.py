@@ -11,20 +11,24 @@ from datetime import datetime, timezone
 import numpy as np
 from .config import Config, PRESETS, VARIANTS, _as_int_tuple
 from .kitti import load_gt_depths, split_lines
-# Imported where used: torch and the modules built on it (train, evaluate, model, checkpoints, pose_eval, synthetic),
+from .synthetic import SYNTH_DATA, ensure_data   # the data a run needs (rendered once); re-exported below
+_all_ = ['SYNTH_DATA', 'ensure_data']
+# Imported where used: torch and the modules built on it (train, evaluate, model, checkpoints, pose_eval),
 # pandas and matplotlib: the registry, run names, plans and records work without them (cmadepth-reproduce --dry-run).
 
 # %% auto #0
-__all__ = ['EXPERIMENT_PRESETS', 'SYNTH_DATA', 'PAPER_HIGH_RES', 'RESULT_IGNORED', 'RECORD_FIELD', 'CONFIG_FIELD', 'EXPERIMENTS',
-           'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path', 'high_res_size', 'parse_seeds',
-           'run_name', 'config_hash', 'experiment_configs', 'Experiment', 'default_value', 'method_defaults',
-           'experiment_of', 'ensure_data', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval',
-           'project_relative', 'cache_path', 'run_experiment', 'load_records', 'run_table']
+__all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_RESULTS', 'RESULT_IGNORED', 'RECORD_FIELD',
+           'CONFIG_FIELD', 'EXPERIMENTS', 'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path',
+           'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs', 'Experiment',
+           'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data', 'code_commit',
+           'record_path', 'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'cached_record',
+           'run_experiment', 'load_records', 'run_table', 'SYNTH_DATA', 'ensure_data']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
-SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1)}  # others: generator defaults
 PAPER_HIGH_RES = {(192, 640): (320, 1024)}
+LOCAL_RESULTS = 'runs/results'   # where experiment notebooks and run_experiment write by default: git-ignored, this machine's
+PUBLISHED_RESULTS = 'results'    # the committed results: written only on purpose (cmadepth-reproduce, or results_dir='results')
 # fields that do not change what a run computes (where it is written, how it is logged, where the data lies)
 RESULT_IGNORED = ('log_dir', 'name', 'num_workers', 'log_every', 'device', 'data_path', 'preset')
 
@@ -171,7 +175,42 @@ def experiment_of(table:str)->list:
 
 
 # %% ../nbs/20_experiments.ipynb #60d87153
-RECORD_VERSION = 1
+RECORD_VERSION = 2   # 2: `data_fingerprint` and `data_description` (what the run was scored on); 1: neither
+
+def _digest_file(h, path:Path):
+    try:
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    except OSError as e: raise OSError(f"cannot read {path} to fingerprint the data: {e.strerror or e}") from None
+
+def data_fingerprint(cfg)->dict:
+    """What a run of `cfg` is trained and scored on, as {'fingerprint': 12 hex digits, 'description': one line}.
+    Synthetic data: a hash of the renderer's parameters in `<data_path>/manifest.json` (the generator `version` among
+    them). KITTI: a hash of the contents of the train and val split files of `cfg.split`, the test split file of
+    `cfg.eval_split` and its ground-truth file `gt_depths.npz`. Two records compare only when these are equal."""
+    from cmadepth.kitti import find_split_file, gt_depths_path
+    dp = Path(cfg.data_path)
+    if cfg.dataset == 'synthetic':
+        man = dp/'manifest.json'
+        try: params = json.loads(man.read_text())['params']
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{man}: cannot read the synthetic data's parameters ({type(e).__name__}: {e}); render it again with cmadepth-synth --out {dp} --force") from None
+        fp = _hash(dict(generator='cmadepth.synthetic', params=params))[:12]
+        desc = (f"synthetic (generator v{params.get('version')}: {params.get('drives')} drives × {params.get('frames')} frames, "
+                f"{params.get('height')}×{params.get('width')}, seed {params.get('seed')})")
+        return dict(fingerprint=fp, description=desc)
+    h = hashlib.sha256()
+    parts = [(f'{cfg.split}/{s}', find_split_file(dp, cfg.split, s)) for s in ('train', 'val')]
+    parts += [(f'{cfg.eval_split}/test', find_split_file(dp, cfg.eval_split, 'test')), (f'{cfg.eval_split}/gt', gt_depths_path(dp, cfg.eval_split))]
+    for role, p in parts: h.update(role.encode() + b'\0'); _digest_file(h, p); h.update(b'\0')
+    return dict(fingerprint=h.hexdigest()[:12], description=f"KITTI (split {cfg.split}, test split {cfg.eval_split} with its gt_depths.npz)")
+
+def record_data(rec:dict)->str:
+    """The data a run record was scored on: its `data_fingerprint`. Records written before format 2 have none; they get
+    'unknown (<train> train / <test> test frames)' — different frame counts are certainly different data, equal counts
+    are taken as the same (nothing else in such a record tells)."""
+    fp = rec.get('data_fingerprint')
+    return fp if fp else f"unknown ({rec.get('train_frames', '?')} train / {rec.get('n_images', '?')} test frames)"
 
 def _atomic_write(path, text:str):
     path = Path(path); tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
@@ -190,16 +229,6 @@ def _clean(x):
 
 def _metrics_dict(df_row)->dict: return {k: float(df_row[k]) for k in METRIC_COLS}
 
-def ensure_data(cfg, progress:bool=True)->Path:
-    "Render the synthetic data into `cfg.data_path` when it has no manifest yet (KITTI data must already be there)."
-    dp = Path(cfg.data_path)
-    if cfg.dataset == 'synthetic':
-        if not (dp/'manifest.json').exists():
-            from cmadepth.synthetic import generate
-            generate(dp, workers=max(1, min(4, os.cpu_count() or 1)), progress=progress, **SYNTH_DATA.get(cfg.preset, {}))
-    elif not dp.is_dir(): raise FileNotFoundError(f"data_path={cfg.data_path}: no such folder (the KITTI raw data, see nbs/data_preparation.ipynb)")
-    return dp
-
 def code_commit(path=None)->str:
     "The checkout's commit for provenance (`train.git_commit` of the repository root; outputs don't make it dirty)."
     from cmadepth.train import git_commit
@@ -207,7 +236,7 @@ def code_commit(path=None)->str:
 
 def record_path(results_dir, name:str)->Path: return resolve_path(results_dir)/'runs'/f'{name}.json'
 
-def write_record(rec:dict, results_dir='results')->Path:
+def write_record(rec:dict, results_dir=LOCAL_RESULTS)->Path:
     "Write run record `rec` to `<results_dir>/runs/<name>.json` atomically (non-finite numbers become null)."
     path = record_path(results_dir, rec['name']); path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, json.dumps(_clean(rec), indent=1))
@@ -240,7 +269,21 @@ def cache_path(cfg)->Path:
     "The local run cache of `cfg`'s record: `<log_dir>/<name>/record.json` (runs/ is git-ignored: work done on this machine only)."
     return resolve_path(cfg.log_dir)/cfg.name/'record.json'
 
-def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=True, curve_points:int=6,
+def cached_record(cfg, fingerprint:str|None=None)->dict|None:
+    """The record in `cfg`'s local run cache when it is up to date — same configuration hash, record format and data
+    fingerprint (`fingerprint`, else `data_fingerprint(cfg)` of the data as it is now) — else None. `run_experiment`
+    returns it instead of training; `cmadepth-reproduce --dry-run` counts such a run as cached (0 min)."""
+    cache = cache_path(cfg)
+    if not cache.exists(): return None
+    try: old = json.loads(cache.read_text())
+    except (OSError, ValueError): return None
+    if not old or old.get('config_hash') != config_hash(cfg) or old.get('record_version') != RECORD_VERSION: return None
+    if fingerprint is None:
+        try: fingerprint = data_fingerprint(cfg)['fingerprint']
+        except (OSError, ValueError): return None          # no data (yet): nothing to compare with
+    return old if old.get('data_fingerprint') == fingerprint else None
+
+def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bool=True, curve_points:int=6,
                    val_batches:int|None=5)->dict:
     "Train (resuming) and evaluate `cfg`, write `<results_dir>/runs/<cfg.name>.json`; an up-to-date record is returned untouched."
     import platform, torch
@@ -249,18 +292,26 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     path = record_path(results_dir, cfg.name)
     cache = cache_path(cfg)                      # local and git-ignored: committed records in results/runs are never a cache
     h = config_hash(cfg)
-    if cache.exists() and not force:
-        try: old = json.loads(cache.read_text())
-        except ValueError: old = None
-        if old and old.get('config_hash') == h and old.get('record_version') == RECORD_VERSION: return old
     t_start = time.time()
     ensure_data(cfg, progress)
+    data = data_fingerprint(cfg)                 # the data as it is now: a record or checkpoint made on other data is not reused
+    if not force and (old := cached_record(cfg, data['fingerprint'])) is not None:
+        _place_record(old, cache_path(cfg), results_dir)   # e.g. published on purpose after exploring: the same run, now in results_dir too
+        return old
     run_dir = T.run_dir_of(cfg)
     saved = run_dir/'config.yaml'
     resume = not force
     if resume and saved.exists():
         try: resume = Config.load(saved) == cfg
         except (ValueError, TypeError): resume = False
+    data_file = run_dir/'data.json'              # the data the run folder's checkpoints were trained on
+    if resume and T.checkpoint_dirs(run_dir):
+        try: trained_on = json.loads(data_file.read_text()).get('data_fingerprint')
+        except FileNotFoundError: trained_on = data['fingerprint']; warnings.warn(f"{run_dir}: made before runs recorded their data; resuming it as trained on the current data (force=True trains again)")
+        except (OSError, ValueError, AttributeError): trained_on = None
+        if trained_on != data['fingerprint']:
+            print(f"{run_dir}: its checkpoints were trained on other data ({trained_on or 'unreadable data.json'}, now {data['fingerprint']}); training again from scratch")
+            resume = False
     n_train = _train_lines(cfg)
     total = (n_train // cfg.batch_size) * cfg.epochs
     if cfg.max_steps: total = min(total, cfg.max_steps) if total else cfg.max_steps
@@ -268,6 +319,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     summary = T.train(cfg, resume=resume, progress=progress, eval_every=eval_every, val_batches=val_batches)
     ckpts = T.checkpoint_dirs(run_dir)
     if not ckpts: raise RuntimeError(f"{run_dir}: training wrote no checkpoint")
+    _atomic_write(data_file, json.dumps(dict(data_fingerprint=data['fingerprint'], data_description=data['description'])))
     from cmadepth.model import DepthNet, PoseNet
     from cmadepth.checkpoints import load_weights
     from cmadepth.inference import FastDepthNet
@@ -288,6 +340,7 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
     base = {n: _metrics_dict(row) for n, row in ev['baselines'].iterrows()} if ev['baselines'] is not None and len(ev['baselines']) else {}
     hist = [{k: v for k, v in r.items() if k in ('step', 'epoch', 'val_total', *METRIC_COLS)} for r in summary['history']]
     rec = dict(record_version=RECORD_VERSION, name=cfg.name, config_hash=h,
+               data_fingerprint=data['fingerprint'], data_description=data['description'],   # what it was scored on (tables group by it)
                config={k: (project_relative(v) if k in ('data_path', 'log_dir') else v) for k, v in cfg.to_dict().items()},
                init=dict(pretrained=cfg.pretrained, init_weights=getattr(cfg, 'init_weights', None)),
                pose_diagnostic=pose_diag,   # cmadepth.pose_eval.pose_diagnostic on the test drives (None without GT poses)
@@ -313,13 +366,24 @@ def run_experiment(cfg, results_dir='results', force:bool=False, progress:bool=T
         rec['learning_curve'] = path.with_suffix('.png').name
     write_record(rec, results_dir)
     cache.parent.mkdir(parents=True, exist_ok=True); _atomic_write(cache, json.dumps(_clean(rec), indent=1))
+    if path.with_suffix('.png').exists(): shutil.copyfile(path.with_suffix('.png'), cache.with_suffix('.png'))
     return rec
+
+def _place_record(rec:dict, cache:Path, results_dir):
+    "Write the cached record `rec` (and its learning curve, kept beside the cache) into `results_dir` unless it already holds it."
+    path = record_path(results_dir, rec['name'])
+    try: same = json.loads(path.read_text()).get('finished') == rec.get('finished')
+    except (OSError, ValueError): same = False
+    if same: return
+    write_record(rec, results_dir)
+    if cache.with_suffix('.png').exists():
+        tmp = path.with_name(path.stem + f'.png.tmp{os.getpid()}'); shutil.copyfile(cache.with_suffix('.png'), tmp); tmp.replace(path.with_suffix('.png'))
 
 def _is_high_res(cfg)->bool:
     p = PRESETS.get(cfg.preset)
     return bool(p) and (cfg.height, cfg.width) == high_res_size(p['height'], p['width'])
 
-def load_records(results_dir='results', preset:str|None=None)->list:
+def load_records(results_dir=LOCAL_RESULTS, preset:str|None=None)->list:
     "Every run record under `<results_dir>/runs/` (of `preset` when given), sorted by name."
     d = resolve_path(results_dir)/'runs'
     out = []

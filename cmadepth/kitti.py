@@ -455,16 +455,3 @@ def export_main(argv=None)->int:
 
 export_cli = command('cmadepth-export-gt', export_main)
 
-
-# %% ../nbs/11_kitti.ipynb #5c116bff
-# Names that moved to `cmadepth.loader` (the dataset, its augmentation, the loader, the folder checks): importing them
-# from here still works. A lazy look-up, because `loader` imports this module.
-_MOVED_TO_LOADER = ('KittiDataset', 'make_loader', 'set_loader_epoch', 'sample_rng', 'draw_augmentation', 'color_jitter',
-                    'KittiReport', 'check_kitti', 'check_main', 'check_cli', 'decode_check', 'check_inputs')
-
-def __getattr__(name):
-    if name in _MOVED_TO_LOADER:
-        from cmadepth import loader
-        return getattr(loader, name)
-    raise AttributeError(f"module 'cmadepth.kitti' has no attribute {name!r}")
-

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import Parser, UserError, command, progress_bar
-from .kitti import train_id_palette, to_rgb   # the Cityscapes colours by train id (one table, in cmadepth.kitti)
-from .config import Config, VARIANTS, PRESETS
+from .kitti import CITYSCAPES_CLASSES, train_id_palette, to_rgb   # the Cityscapes classes and colours by train id (one table, in cmadepth.kitti)
+from .config import Config, VARIANTS, PRESETS, parse_device
 # torch (with the modules built on it: layers, model, checkpoints, export) and matplotlib are imported inside the
-# functions that use them, so that `cmadepth-predict`'s argument checks answer without torch's import;
-# `train.parse_device` (a later notebook) is looked up at call time.
+# functions that use them, so that `cmadepth-predict`'s argument checks answer without torch's import.
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'BACKENDS', 'cli', 'colorize_disparity', 'colorize_segmentation', 'load_image', 'upsample_argmax',
-           'default_out_dir', 'write_prediction', 'list_images', 'Predictor', 'main']
+__all__ = ['IMAGE_EXTS', 'SEG_LEGEND', 'BACKENDS', 'cli', 'colorize_disparity', 'colorize_segmentation', 'load_image',
+           'upsample_argmax', 'default_out_dir', 'write_prediction', 'seg_legend_image', 'write_seg_legend',
+           'list_images', 'Predictor', 'main']
 
 # %% ../nbs/15_predict.ipynb #c1ab60ab
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
@@ -111,6 +111,28 @@ def write_prediction(result:dict, out_dir, stem:str)->list:
         put('seg.png', png)
     return files
 
+SEG_LEGEND = 'seg_legend.png'
+
+def seg_legend_image(swatch:int=16)->Image.Image:
+    "The colour key of the `_seg.png` files: one row per Cityscapes class (train id 0..18), its colour and its name."
+    from PIL import ImageDraw
+    pal = np.asarray(train_id_palette(), dtype=np.uint8).reshape(256, 3)
+    rows = [(f'{i:2d} {name}', tuple(int(c) for c in pal[i])) for i, name in enumerate(CITYSCAPES_CLASSES)]
+    rows.append(('   void / other', (0, 0, 0)))
+    pad = 4; h = swatch + pad
+    im = Image.new('RGB', (150, pad + h * len(rows)), 'white'); d = ImageDraw.Draw(im)
+    for k, (text, colour) in enumerate(rows):
+        y = pad + k * h
+        d.rectangle([pad, y, pad + 2 * swatch, y + swatch - 1], fill=colour, outline=(90, 90, 90))
+        d.text((3 * pad + 2 * swatch, y + 2), text, fill='black')
+    return im
+
+def write_seg_legend(out_dir)->Path:
+    "Write the segmentation colour key `seg_legend.png` into `out_dir` (atomically); return its path."
+    path = Path(out_dir) / SEG_LEGEND
+    _write_atomic(path, lambda f: seg_legend_image().save(f, format='PNG'))
+    return path
+
 def list_images(input)->list:
     "[input] for a file; the sorted .jpg/.jpeg/.png files (any case, not recursive) of a folder. Clear errors otherwise."
     p = Path(input)
@@ -145,7 +167,6 @@ class Predictor:
             return
         if weights is not None and Path(weights).suffix.lower() == '.onnx':
             raise UserError(f"--weights {weights}: an ONNX file; run it with --backend onnxruntime (the torch backend takes a weights folder)")
-        from cmadepth.train import parse_device
         self.device = parse_device(device, '--device')
         if weights is not None:
             if cfg is not None or model is not None: raise ValueError("give either weights (a folder that carries its config) or cfg/model, not both")
@@ -211,6 +232,7 @@ class Predictor:
             it = progress_bar(list(it), desc='cmadepth-predict', unit='image')
         files = []
         for p, stem in it: files += write_prediction(self.predict_image(p), out_dir, stem)
+        if any(f.name.endswith('_seg.png') for f in files): files.append(write_seg_legend(out_dir))   # the colour key
         return files
 
     def __repr__(self): return f"Predictor({self.source}, input {self.cfg.height}×{self.cfg.width}, {self.device})"

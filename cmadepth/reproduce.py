@@ -18,9 +18,10 @@ from .errors import Parser
 # papermill is imported where a notebook is executed (heavy): --dry-run and the option checks run without it.
 
 # %% auto #0
-__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KEYS', 'plan', 'job_speedup', 'stop_children',
-           'clean_temp', 'execute', 'strip_root', 'NotebookFailed', 'execute_isolated', 'reproduce_main',
-           'snapshot_tables', 'compare_tables', 'print_comparison']
+__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KEYS', 'plan', 'job_speedup', 'default_jobs',
+           'estimate_minutes', 'main_job_minutes', 'stop_children', 'clean_temp', 'execute', 'strip_root',
+           'NotebookFailed', 'execute_isolated', 'only_name', 'reproduce_main', 'snapshot_tables', 'compare_tables',
+           'print_comparison']
 
 # %% ../nbs/22_reproduce.ipynb #b212eb42
 QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
@@ -46,9 +47,11 @@ def _registry_calls(preset:str)->list:
             calls.append((nb, params, tables, seeds))
     return calls
 
-def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
-    """The notebook calls of the main job (dicts: notebook, params, tables, runs, reused), in order, from the registry
-    `EXPERIMENTS`: one call per compared value, with the registry's number of seeds (or `seeds`)."""
+def plan(preset:str='quick', only=None, seeds='', data_path='', use_cache:bool=True)->list:
+    """The notebook calls of the main job (dicts: notebook, params, tables, runs, reused, cached, minutes), in order, from the
+    registry `EXPERIMENTS`: one call per compared value, with the registry's number of seeds (or `seeds`). `cached`: the
+    runs whose up-to-date record is in the local run cache (`experiments.cached_record`; 0 min); `use_cache=False` plans
+    as on a fresh clone."""
     calls = [(nb, p, t, seeds or ','.join(map(str, range(n)))) for nb, p, t, n in _registry_calls(preset)]
     only = set(only) if only else None
     out, seen = [], set()
@@ -61,8 +64,9 @@ def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
         names = [c.name for c in cfgs]
         seen_before = set(seen); reused = all(n in seen for n in names)
         seen.update(names)
-        mins = 0.0 if reused else sum(_run_minutes(c) for c in cfgs if c.name not in seen_before)
-        out.append(dict(notebook=nb, params=params, tables=tables, runs=names, reused=reused, minutes=mins))
+        cached = [c.name for c in cfgs if use_cache and c.name not in seen_before and cached_record(c) is not None]
+        mins = 0.0 if reused else sum(_run_minutes(c) for c in cfgs if c.name not in seen_before and c.name not in cached)
+        out.append(dict(notebook=nb, params=params, tables=tables, runs=names, reused=reused, cached=cached, minutes=mins))
     tabulated = ['table2_variants', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1']
     if only is None or only & {*tabulated, *{t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}}:
         out.append(dict(notebook='tables', params=dict(preset=preset, only=','.join(sorted(only)) if only else ''), tables=tabulated, runs=[], reused=False, minutes=0.3))
@@ -75,6 +79,19 @@ def plan(preset:str='quick', only=None, seeds='', data_path='')->list:
 def job_speedup(jobs:int)->float:
     "Throughput of `jobs` concurrent 1-thread runs over one run using every core (measured on 2 cores: 1.28×; assumed no better elsewhere)."
     return 1.0 if jobs <= 1 else 1.28
+
+def default_jobs(preset:str)->int:
+    "Training notebooks run at once by default: 1 for the paper preset (one GPU), else min(4, cores)."
+    return 1 if preset == 'paper' else max(1, min(4, os.cpu_count() or 1))
+
+def estimate_minutes(steps, jobs:int, factor:float=1.0)->float:
+    """Minutes the notebook calls `steps` (of `plan`) take with `jobs` at a time; `factor` scales the training runs
+    (measured/estimated time of the runs finished so far). The one estimate: `--dry-run` prints it, the README quotes it."""
+    return sum(x['minutes'] * factor / job_speedup(jobs) if x['runs'] else x['minutes'] for x in steps if not x['reused'])
+
+def main_job_minutes(preset:str='quick', jobs:int|None=None)->float:
+    "The main job's estimate on a fresh clone (no cached run): `estimate_minutes(plan(preset, use_cache=False), …)`."
+    return estimate_minutes(plan(preset, use_cache=False), jobs or default_jobs(preset))
 
 def _run_minutes(cfg)->float:
     """A time estimate of one run relative to the preset's standard run. The factors are measured step-time
@@ -178,11 +195,19 @@ def execute_isolated(nb:str, params:dict, results_dir='results', root=None, thre
     if res['ok'] is None: raise NotebookFailed(res['exec_count'], res['ename'], res['evalue'])
     return Path(res['ok'])
 
+def only_name(name:str)->str:
+    """A `--only` name as the tables and figures are named internally; the file names of results/ are accepted too
+    (`fig_per_class` = fig1, `table7_margin` = table7, `table2_cost` = table2; `table2_variants` is its own)."""
+    if name == 'fig_per_class': return 'fig1'
+    if name == 'table2_cost': return 'table2'
+    if name != 'table2_variants' and name[:5] == 'table' and name[5:6].isdigit() and name[6:7] in ('_', ''): return name[:6]
+    return name
+
 def reproduce_main(argv=None):
     "`cmadepth-reproduce`: regenerate every table of the supplementary into results/ (see the notebook)."
     ap = Parser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
     ap.add_argument('--preset', default='quick', help='quick (default; synthetic, minutes per run) | cpu (synthetic, ≤ ~2 h per run, 2 seeds) | paper (KITTI, needs --data-path and a GPU) | tiny')
-    ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers)')
+    ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers); the file names of results/ work too (table7_margin, fig_per_class)')
     ap.add_argument('--seeds', default='', help='seeds per run, e.g. 0,1 (default: the preset\'s)')
     ap.add_argument('--data-path', default='', help='dataset folder (default: data/synthetic, rendered on first use)')
     ap.add_argument('--results-dir', default='results')
@@ -191,26 +216,30 @@ def reproduce_main(argv=None):
                     '(default: 1 for the paper preset, else min(4, cores) — two 1-thread runs on 2 cores train 1.28× faster than one 2-thread run)')
     a = ap.parse_args(argv)
     names = {f'table{i}' for i in range(1, 8)} | {'fig1'} | {t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}
-    only = [x.strip() for x in a.only.split(',') if x.strip()] or None
+    only = [only_name(x.strip()) for x in a.only.split(',') if x.strip()] or None
     bad = [x for x in only or [] if x not in names]
     if bad: ap.error(f"--only: unknown {', '.join(bad)}; allowed are {', '.join(sorted(names))}")
     if a.jobs < 0: ap.error(f"--jobs {a.jobs}: must be ≥ 1 (0: automatic)")
-    if a.jobs == 0: a.jobs = 1 if a.preset == 'paper' else max(1, min(4, os.cpu_count() or 1))
+    if a.jobs == 0: a.jobs = default_jobs(a.preset)
     try: steps = plan(a.preset, only, a.seeds, a.data_path)
     except ValueError as e: ap.error(str(e))
     todo = [s for s in steps if not s['reused']]
     state = dict(est=0.0, real=0.0, k=0)
     def left(rest):
         f = state['real'] / state['est'] if state['est'] > 0 else 1.0      # finished training notebooks calibrate the estimate
-        return sum(x['minutes'] * f / job_speedup(a.jobs) if x['runs'] else x['minutes'] for x in rest)
+        return estimate_minutes(rest, a.jobs, f)
     total = left(todo)
     runs = [n for s in todo for n in s['runs']]
-    print(f"cmadepth-reproduce: preset {a.preset}, {len(todo)} notebooks, {len(runs)} training runs, {a.jobs} at a time, "
-          f"about {total:.0f} min (estimate; finished runs are reused)", flush=True)
+    n_cached = sum(len(s.get('cached', ())) for s in todo)
+    fresh = '' if only or a.seeds or a.data_path else f"; on a fresh clone about {main_job_minutes(a.preset, a.jobs):.0f} min"
+    print(f"cmadepth-reproduce: preset {a.preset}, {len(todo)} notebooks, {len(runs)} training runs"
+          + (f" ({n_cached} cached)" if n_cached else '') + f", {a.jobs} at a time, about {total:.0f} min (estimate{fresh})", flush=True)
     for i, s in enumerate(steps, 1):
         p = ' '.join(f"{k}={v}" for k, v in s['params'].items() if k not in ('preset', 'seeds', 'data_path') and v not in ('', None))
-        what = (f"reuses {', '.join(s['runs'])}" if s['reused'] else (', '.join(s['runs']) or '-'))
-        print(f"  {i:2d}. {s['notebook']:20s} {p:36s} {'/'.join(s['tables']):34s} {what}" + ('' if s['reused'] else f"  ~{s['minutes']:.0f} min"))
+        cached = set(s.get('cached', ()))
+        what = (f"reuses {', '.join(s['runs'])}" if s['reused'] else (', '.join(n + (' (cached)' if n in cached else '') for n in s['runs']) or '-'))
+        when = '' if s['reused'] else ('  cached, 0 min' if s['runs'] and cached >= set(s['runs']) else f"  ~{s['minutes']:.0f} min")
+        print(f"  {i:2d}. {s['notebook']:20s} {p:36s} {'/'.join(s['tables']):34s} {what}{when}")
     if a.preset != 'paper' and not a.data_path and runs and not (Path(experiment_configs(a.preset)[0].data_path)/'manifest.json').exists():
         print("  (first, the synthetic data is rendered once into data/synthetic: about 2 min on 2 cores)")
     if a.dry_run: return 0

@@ -29,9 +29,9 @@ __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 
            'SIGN', 'VEGETATION', 'TERRAIN', 'SKY', 'PERSON', 'CAR', 'VALID_LABEL_IDS', 'BOX', 'CYL', 'SPH', 'M_ASPHALT',
            'M_PAINT', 'M_GRASS', 'M_PAVING', 'M_FACADE', 'M_CONCRETE', 'M_FENCE', 'M_METAL', 'M_SIGN', 'M_LIGHT',
            'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'VELO_TO_CAM_R', 'DEFAULTS',
-           'cli', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame', 'degrade_labels',
-           'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive', 'split_drives', 'split_lines',
-           'generate', 'main', 'label_agreement']
+           'cli', 'SYNTH_DATA', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull', 'render_frame',
+           'degrade_labels', 'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive', 'split_drives',
+           'split_lines', 'generate', 'main', 'label_agreement', 'ensure_data']
 
 # %% ../nbs/12_synthetic.ipynb #4f72bc06
 def intrinsics(height:int, width:int)->np.ndarray:
@@ -873,3 +873,15 @@ def label_agreement(root)->float:
         a = np.asarray(Image.open(f)); b = np.asarray(Image.open(alt / f.relative_to(prim)))
         same += int((a == b).sum()); tot += a.size
     return same / max(tot, 1)
+
+# %% ../nbs/12_synthetic.ipynb #e10df48e
+SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1)}  # others: generator defaults
+
+def ensure_data(cfg, progress:bool=True)->Path:
+    "Render the synthetic data into `cfg.data_path` when it has no manifest yet (KITTI data must already be there)."
+    dp = Path(cfg.data_path)
+    if cfg.dataset == 'synthetic':
+        if not (dp/'manifest.json').exists():
+            generate(dp, workers=max(1, min(4, os.cpu_count() or 1)), progress=progress, **SYNTH_DATA.get(cfg.preset, {}))
+    elif not dp.is_dir(): raise FileNotFoundError(f"data_path={cfg.data_path}: no such folder (the KITTI raw data, see nbs/data_preparation.ipynb)")
+    return dp

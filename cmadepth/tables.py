@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_tables.ipynb #43892b69
 from __future__ import annotations
-import json, os, shutil, tempfile, time
+import json, os, shutil, sys, tempfile, time
 from pathlib import Path
 from .paper import *
 from .experiments import *
@@ -15,18 +15,31 @@ from .evaluate import plot_per_class, save_figure
 # pandas, matplotlib and seaborn (optional, heavy) are imported where a table or a figure is made.
 
 # %% auto #0
-__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES', 'TABLES', 'FIGURES',
-           'write_table', 'pooled_sd', 'mark_vs_default', 'baseline_rows', 'table2_variants', 'table3', 'table4',
-           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'example_records', 'fig_ablation', 'fig_margin',
-           'fig_cma_layers', 'fig_per_class', 'keep_other_presets', 'publish_tables']
+__all__ = ['MAX_MD_COLUMNS', 'PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES',
+           'TABLES', 'FIGURES', 'is_accuracy_table', 'write_table', 'current_data', 'one_data', 'left_out_warning',
+           'pooled_sd', 'mark_vs_default', 'baseline_rows', 'with_baselines', 'table2_variants', 'table3', 'table4',
+           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'compact_table', 'example_records',
+           'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class', 'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
-def write_table(df, path_stem, title:str='', note:str='')->tuple:
-    "Write `df` to `<stem>.csv` and `<stem>.md` (title, note, markdown table); each file via a temporary name."
+MAX_MD_COLUMNS = 12   # a table for people; the .csv keeps every column
+
+def is_accuracy_table(df)->bool:
+    "A table of depth accuracy: rows by `source` with AbsRel (Tables 2-variants, 3–7): written compact (`compact_table`, below)."
+    return 'source' in df and 'abs_rel' in df
+
+def write_table(df, path_stem, title:str='', note:str='', columns=None)->tuple:
+    """Write `df` to `<stem>.csv` (every column: for machines) and `<stem>.md` (for people: title, note and at most
+    `MAX_MD_COLUMNS` columns — `compact_table(df)` for an accuracy table, else `columns` of `df`, else `df`), each via a
+    temporary name. A wider people's table is refused (pass `columns`)."""
     path_stem = Path(path_stem); path_stem.parent.mkdir(parents=True, exist_ok=True)
     csv, md = path_stem.with_suffix('.csv'), path_stem.with_suffix('.md')
+    view = df[list(columns)] if columns is not None else (compact_table(df) if is_accuracy_table(df) else df)
+    if view.shape[1] > MAX_MD_COLUMNS:
+        raise ValueError(f"{md}: {view.shape[1]} columns; a table for people has at most {MAX_MD_COLUMNS} (give write_table columns=...)")
+    if view.shape[1] < df.shape[1]: note = (note + ' ' if note else '') + f"Every column (all metrics, their sd, provenance): `{csv.name}`."
     _atomic_write(csv, df.to_csv(index=False))
-    text = (f"# {title}\n\n" if title else '') + (f"{note}\n\n" if note else '') + _to_markdown(df) + '\n'
+    text = (f"# {title}\n\n" if title else '') + (f"{note}\n\n" if note else '') + _to_markdown(view) + '\n'
     _atomic_write(md, text)
     return csv, md
 
@@ -47,15 +60,45 @@ def _to_markdown(df)->str:
     return '\n'.join([head, sep, *body])
 
 # %% ../nbs/21_tables.ipynb #99fc62bd
-PROVENANCE = ['preset', 'dataset', 'resolution', 'epochs', 'steps', 'seeds', 'hardware', 'commit']
+PROVENANCE = ['preset', 'dataset', 'data', 'resolution', 'epochs', 'steps', 'seeds', 'hardware', 'commit']
 PAPER_SOURCE = 'paper (reported)'
 
 def _paper_rows(df, **extra):
     df = df.copy(); df.insert(0, 'source', PAPER_SOURCE)
-    prov = dict(preset='paper', dataset='KITTI', resolution='192×640', epochs=20, steps=None, seeds='', hardware='', commit='')
+    prov = dict(preset='paper', dataset='KITTI', data='', resolution='192×640', epochs=20, steps=None, seeds='', hardware='', commit='')
     prov.update(extra)
     for k, v in prov.items():
         if k not in df: df[k] = v
+    return df
+
+def current_data(records)->dict:
+    """Per preset, the data its rows are taken from: the `record_data` (fingerprint) of the preset's newest record (by
+    `finished`, then name). The newest, not the most common: when the data changes (re-rendered, another split), the
+    records made since are the ones on the data the project evaluates on now, and the older ones are superseded even
+    while they are still more numerous."""
+    out = {}
+    for r in sorted(records, key=lambda r: (str(r.get('finished') or ''), str(r.get('name', '')))): out[r.get('preset')] = record_data(r)
+    return out
+
+def one_data(records, candidates, table:str='')->tuple:
+    """Split `candidates` (a table's records, chosen from `records`) into those on their preset's current data
+    (`current_data(records)`) and the rest, which the table leaves out. Returns (kept, left_out)."""
+    cur = current_data(records)
+    kept = [r for r in candidates if record_data(r) == cur.get(r.get('preset'))]
+    return kept, [r for r in candidates if record_data(r) != cur.get(r.get('preset'))]
+
+def left_out_warning(df, name:str)->str:
+    "The one warning line for the records table `df` left out ('' when none): printed by `write_tables` and `publish_tables`."
+    a = df.attrs
+    if not a.get('left_out'): return ''
+    data = '; '.join(f"{p}: {fp}" for p, (fp, _) in sorted(a.get('data', {}).items(), key=str))
+    return (f"warning: {name}: left out {len(a['left_out'])} run record(s) scored on other data than their preset's newest run"
+            + (f" ({data})" if data else '') + ": " + ', '.join(a['left_out']))
+
+def _with_data(df, kept, left):
+    "`df` with the records it was built from in `df.attrs` (read by `table_note`: the caption names them)."
+    df.attrs.update(records=sorted(r.get('name', '?') for r in kept), left_out=sorted(f"{r.get('name', '?')} ({record_data(r)})" for r in left),
+                    data={r.get('preset'): (record_data(r), r.get('data_description') or '') for r in kept})
     return df
 
 def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
@@ -76,7 +119,7 @@ def _group(records, keys, metrics=METRIC_COLS, field='metrics'):
             row[k] = float(vals.mean()); row[k + '_sd'] = float(vals.std(ddof=1)) if len(vals) > 1 else None
         row['n'] = len(rs)
         r0 = rs[0]
-        row.update(preset=r0['preset'], dataset=r0['dataset'], resolution=r0['resolution'], epochs=r0['epochs'],
+        row.update(preset=r0['preset'], dataset=r0['dataset'], data=', '.join(sorted({record_data(r) for r in rs})), resolution=r0['resolution'], epochs=r0['epochs'],
                    steps=r0['steps'], seeds=','.join(str(r['seed']) for r in rs),
                    hardware='; '.join(sorted({r['hardware'] for r in rs})), commit=', '.join(sorted({r['commit'] for r in rs})))
         rows.append(row)
@@ -95,8 +138,8 @@ def mark_vs_default(repro, is_default, metric:str='abs_rel', k:float=2.0):
     """Per reproduced row: '' for the default row, else whether |mean − default mean| of `metric` exceeds `k`× the pooled sd
     of the two rows (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'n<2' when a row has a single seed."""
     out = []
-    d = repro[is_default]
     for i, r in repro.iterrows():
+        d = repro[is_default & (repro.preset == r.preset)] if 'preset' in repro else repro[is_default]   # the same preset's default
         if not len(d) or bool(is_default.loc[i]): out.append('default' if len(d) else ''); continue
         r0 = d.iloc[0]; sp = pooled_sd(r, r0, metric)
         if sp is None: out.append('n<2'); continue
@@ -138,9 +181,23 @@ def baseline_rows(records, names=('layout_prior', 'constant')):
         for name in names:
             if rs and name in rs[0]['baselines']:
                 r0 = rs[0]
-                rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'],
+                rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'], data=record_data(r0),
                                  resolution=r0['resolution'], n=1))
     return pd.DataFrame(rows)
+
+def with_baselines(df, records):
+    """`df` (an accuracy table) with the baseline rows — the layout prior and the constant depth scored on the same test
+    frames as its runs (`baseline_rows` of the records its rows come from, `df.attrs['records']`) — unless it has them."""
+    import pandas as pd
+    if not len(df) or (df.source == BASELINE_SOURCE).any() or not (df.source == 'reproduced').any(): return df
+    used = set(df.attrs.get('records') or ())
+    rs = [r for r in records if r.get('name') in used] if used else records
+    base = baseline_rows(rs)
+    if not len(base): return df
+    attrs = dict(df.attrs)
+    out = pd.concat([df, base[[c for c in base.columns if c in df.columns or c == 'method']]], ignore_index=True)
+    out.attrs.update(attrs)
+    return out
 
 COST_COLS = ['train_time_ratio', 'memory_ratio', 'inference_ratio']
 
@@ -151,7 +208,7 @@ def table2_variants(records):
     import pandas as pd
     from cmadepth.config import VARIANTS, VARIANT_TITLES
     cost = paper_table(2).set_index('variant')
-    rs = [r for r in records if r['variant'] in VARIANTS and _std(r, cma_layers=None)]
+    rs, left = one_data(records, [r for r in records if r['variant'] in VARIANTS and _std(r, cma_layers=None)], 'table2_variants')
     repro = _group(rs, ['variant'])
     if len(repro):
         repro = repro.iloc[sorted(range(len(repro)), key=lambda i: (repro.preset[i], list(VARIANTS).index(repro.variant[i])))].reset_index(drop=True)
@@ -163,21 +220,21 @@ def table2_variants(records):
     cols = ['source', 'method', *METRIC_COLS, *[m + '_sd' for m in METRIC_COLS], 'n', 'vs_default', *['paper_' + c for c in COST_COLS], *PROVENANCE]
     for c in cols:
         if c not in out: out[c] = None
-    return out[cols].reset_index(drop=True)
+    return _with_data(out[cols].reset_index(drop=True), rs, left)
 
 def table3(records):
     "Table 3: high resolution (paper: 320×1024, K = 7), Eigen test split."
     p = paper_table(3).rename(columns={'size': 'resolution'})
     p = _paper_rows(p, preset='paper', epochs=None)
     p.loc[p.method == 'FSRE-Depth (ours)', 'epochs'] = 20
-    rs = [r for r in records if r['high_res']]
+    rs, left = one_data(records, [r for r in records if r['high_res']], 'table3')
     repro = _group(rs, ['variant', 'backbone'])
     if len(repro):
         repro['method'] = [f"{'FSRE-Depth' if v == 'full' else v} (this code)" for v in repro.variant]
         repro['semantics'] = [v != 'monodepth2' for v in repro.variant]
         repro['backbone'] = repro.backbone.map({'resnet18': 'ResNet18', 'resnet50': 'ResNet50'})
         _mark(repro, (repro.variant == 'full') & (repro.backbone == 'ResNet18'))
-    return _assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS])
+    return _with_data(_assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS]), rs, left)
 
 def table4(records):
     "Table 4: improved ground truth (652 frames; synthetic: dense GT without crop or cap), the 192×640 model, and the high-resolution one."
@@ -185,49 +242,54 @@ def table4(records):
     p.loc[p.method == 'FSRE-Depth (ours)', 'epochs'] = 20
     rs = [r for r in records if r.get('metrics_improved_gt') and (r['high_res'] or _std_full(r) or r['variant'] == 'monodepth2')
           and r['backbone'] == 'resnet18' and r['labels'] == 'primary']
+    rs, left = one_data(records, rs, 'table4')
     repro = _group(rs, ['variant', 'resolution', 'high_res'], field='metrics_improved_gt')
     if len(repro):
         repro['method'] = [f"{'FSRE-Depth' if v == 'full' else v} (this code){', high resolution' if h else ''}"
                            for v, h in zip(repro.variant, repro.high_res)]
         repro['backbone'] = 'ResNet18'; repro['semantics'] = [v != 'monodepth2' for v in repro.variant]
         _mark(repro, (repro.variant == 'full') & ~repro.high_res.astype(bool))
-    return _assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS])
+    return _with_data(_assemble(p, repro, ['method', 'backbone', 'semantics', *METRIC_COLS]), rs, left)
 
 def table5(records):
     "Table 5: backbone (ResNet-18/50) × segmentation label source (primary / alternative), full method."
     p = _paper_rows(paper_table(5))
-    repro = _group([r for r in records if _std_full(r, backbone=None, labels=None)], ['backbone', 'labels'])
+    rs, left = one_data(records, [r for r in records if _std_full(r, backbone=None, labels=None)], 'table5')
+    repro = _group(rs, ['backbone', 'labels'])
     _mark(repro, (repro.backbone == 'resnet18') & (repro.labels == 'primary') if len(repro) else None)
     out = _assemble(p, repro, ['backbone', 'labels', *METRIC_COLS])
     out.insert(3, 'label_source', out['labels'].map(LABEL_SOURCES))
-    return out
+    return _with_data(out, rs, left)
 
 def table6(records):
     "Table 6: which decoder layers get CMA (full method otherwise)."
     p = _paper_rows(paper_table(6))
-    repro = _group([r for r in records if _std_full(r, cma_layers=None) and r['cma_layers']], ['cma_layers'], ['abs_rel', 'sq_rel', 'a1'])
+    rs, left = one_data(records, [r for r in records if _std_full(r, cma_layers=None) and r['cma_layers']], 'table6')
+    repro = _group(rs, ['cma_layers'], ['abs_rel', 'sq_rel', 'a1'])
     if len(repro): _mark(repro, repro.cma_layers == repro.preset.map(lambda p: default_value('cma_layers', p)))
-    return _assemble(p, repro, ['cma_layers', 'abs_rel', 'sq_rel', 'a1'])
+    return _with_data(_assemble(p, repro, ['cma_layers', 'abs_rel', 'sq_rel', 'a1']), rs, left)
 
 def table7(records):
     "Table 7: the SGT margin m (full method otherwise)."
     p = _paper_rows(paper_table(7))
-    repro = _group([r for r in records if _std_full(r, margin=None)], ['margin'], ['abs_rel', 'sq_rel', 'a1'])
+    rs, left = one_data(records, [r for r in records if _std_full(r, margin=None)], 'table7')
+    repro = _group(rs, ['margin'], ['abs_rel', 'sq_rel', 'a1'])
     if len(repro): _mark(repro, repro.margin == repro.preset.map(lambda p: default_value('m', p)))
-    return _assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1'])
+    return _with_data(_assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1']), rs, left)
 
-VS_DEFAULT_NOTE = ("vs_default: whether a row's mean AbsRel differs from the default row's (the full method at the preset's defaults) "
-                   "by more than twice the pooled sd of their seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'within 2·sd' means the "
-                   "seeds cannot tell the two apart.")
+VS_DEFAULT_NOTE = ("AbsRel and δ<1.25: mean ± sd over the n seeds. Δ AbsRel: the row minus the default row of its source and preset "
+                   "(the full method at the preset's defaults; baselines against the reproduced default); beyond 2 sd: whether |Δ| "
+                   "exceeds twice the pooled sd of the two rows' seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)) — "
+                   "'no' means the seeds cannot tell the two apart. `baseline (no network)`: one depth map for every test image, "
+                   "scored like a prediction on the same frames (the layout prior: the per-pixel median depth of the training frames).")
 TABLE_NOTES = {
-    2: "The variants of the supplementary's Table 2 trained with the same preset and seeds. paper_*: the supplementary's cost "
-       "ratios to Monodepth2 (training time, GPU memory × GPUs, inference time); this code's measured costs are in "
-       "table2_cost.md. `baseline (no network)`: one depth map for every test image, scored like a prediction on the same "
-       "frames — the layout prior is the per-pixel median depth of the training frames; only below it is depth read from the image.",
+    2: "The variants of the supplementary's Table 2 trained with the same preset and seeds. The paper's Table 2 reports their "
+       "costs, not their accuracy: its ratios are in the .csv (paper_*), this code's measured costs in table2_cost.md.",
     3: "Paper: 320×1024 with K = 7. Reproduced: 5/3 of the preset's resolution (rounded to multiples of 32) with K = 7.",
     4: "Paper: 652 Eigen test frames with the improved ground truth, no crop, the 192×640 models. Reproduced: the same model(s) "
        "re-scored without re-training — KITTI: split eigen_benchmark; synthetic data: the test split's dense ground truth without "
-       "crop or depth cap (the eigen_benchmark masking).",
+       "crop or depth cap (the eigen_benchmark masking). The baselines' rows are scored under the standard test protocol on the "
+       "same frames (the records hold no improved-ground-truth baseline).",
     5: "On the synthetic data, `alternative` is the renderer's second, differently degraded pseudo-label set (segmentation_alt/).",
     6: "Paper layers l: 0 = deepest (stride 16) … 4 = full resolution; the method uses 0,1,2.",
     7: f"m: the SGT margin (method default {default_value('m', 'paper'):g}).",
@@ -241,26 +303,95 @@ TABLES = {2: ('table2_variants', table2_variants, 'Table 2 variants: accuracy of
           6: ('table6_cma_layers', table6, 'Table 6: CMA layers'),
           7: ('table7_margin', table7, 'Table 7: SGT margin m')}
 
+def _data_note(df)->str:
+    "The caption's sentence on the records a table used and those it left out (from `df.attrs`, see `one_data`)."
+    a = df.attrs
+    if not a.get('records') and not a.get('left_out'): return ''
+    data = '; '.join(f"preset `{p}`: data {fp}" + (f" = {d}" if d else '') for p, (fp, d) in sorted(a.get('data', {}).items(), key=str))
+    out = (f" Each preset's rows come from one data fingerprint ({data}); records: {', '.join(a['records'])}." if a.get('records') else '')
+    if a.get('left_out'):
+        out += f" Left out, scored on other data than their preset's newest run (not yet regenerated on it): {', '.join(a['left_out'])}."
+    return out
+
 def table_note(df)->str:
-    "The provenance sentence under a table."
+    "The provenance sentences under a table: presets, seeds, and which records (and data) the rows come from."
     rep = df[df.source == 'reproduced']
-    if not len(rep): return 'Only the paper\'s reported rows: no run of this project for this table yet (see results/README.md to regenerate).'
+    if not len(rep): return ('Only the paper\'s reported rows: no run of this project for this table yet (see results/README.md to regenerate).'
+                             + _data_note(df))
     parts = []
     for p, g in rep.groupby('preset'):
-        n = g.seeds.astype(str).str.count(',').max() + 1
+        ns = g.seeds.astype(str).str.count(',') + 1
+        lo, hi = int(ns.min()), int(ns.max())
+        seeds = 'single seed' if hi == 1 else (f'mean ± sd over {hi} seeds' if lo == hi else f'{lo}–{hi} seeds per row (n), mean ± sd where n > 1')
         parts.append(f"preset `{p}` ({g.dataset.iloc[0]}, {', '.join(sorted(set(g.resolution)))}, {g.epochs.iloc[0]} epochs / "
-                     f"{int(g.steps.max())} steps, " + ('single seed' if n == 1 else f'mean ± sd over {n} seeds') + ')')
-    return ("Rows marked `paper (reported)` are the supplementary's numbers (KITTI). Rows marked `reproduced` were computed "
-            "by this code: " + '; '.join(parts) + ". Synthetic-data numbers are not comparable with KITTI's in absolute terms.")
+                     f"{int(g.steps.max())} steps, " + seeds + ')')
+    paper = "Rows marked `paper (reported)` are the supplementary's numbers (KITTI). " if (df.source == PAPER_SOURCE).any() else ''
+    return (paper + "Rows marked `reproduced` were computed "
+            "by this code: " + '; '.join(parts) + ". Synthetic-data numbers are not comparable with KITTI's in absolute terms."
+            + _data_note(df))
 
-def write_tables(records, out_dir='results', only=None)->dict:
+def write_tables(records, out_dir=LOCAL_RESULTS, only=None)->dict:
     "Build Tables 3–7 from `records` and write `<out_dir>/tableN_*.csv/.md`; returns {n: DataFrame}."
     out = {}
     for n, (stem, fn, title) in TABLES.items():
         if only is not None and n not in only: continue
-        df = fn(records); out[n] = df
+        df = with_baselines(fn(records), records); out[n] = df
+        if w := left_out_warning(df, stem): print(w, file=sys.stderr)
         write_table(df, resolve_path(out_dir)/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
     return out
+
+# %% ../nbs/21_tables.ipynb #c9b3cb0c
+def _pm(m, sd, digits:int=3)->str:
+    import pandas as pd
+    if m is None or pd.isna(m): return ''
+    return f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None and not pd.isna(sd) else '')
+
+def _row_keys(df)->list:
+    "The columns that say what a row is (between `source` and the first metric)."
+    first = next(i for i, c in enumerate(df.columns) if c in METRIC_COLS)
+    return [c for c in df.columns[1:first] if df[c].notna().any()]
+
+def _default_mask(df, keys):
+    "Per row: is it its source's default row? Reproduced: `vs_default == 'default'`; paper: the row whose keys equal the reproduced default's."
+    import pandas as pd
+    rep = df.source == 'reproduced'
+    is_def = (df.get('vs_default', pd.Series([None] * len(df), index=df.index)) == 'default') & rep
+    d = df[is_def]
+    pap = df.source == PAPER_SOURCE
+    if len(d) and pap.any():
+        same = [k for k in keys if k != 'method' and k in df and df.loc[pap, k].notna().any()]
+        m = pap.copy()
+        for k in same: m &= df[k].astype(str).str.lower() == str(d.iloc[0][k]).lower()
+        if 'method' in keys: m &= df['method'].astype(str).str.contains('ours|FSRE', case=False, regex=True)
+        if m.sum() == 1: is_def |= m
+    return is_def
+
+def compact_table(df, metric:str='abs_rel')->'pd.DataFrame':
+    """The people's view of an accuracy table (see above): ≤ 12 columns; the numbers are the full table's."""
+    import pandas as pd
+    keys = _row_keys(df)
+    is_def = _default_mask(df, keys)
+    out = pd.DataFrame({'source': df.source})
+    for k in keys: out[k] = df[k]
+    if keys and keys[0] != 'method' and 'method' in df:         # a baseline is named in the first key column
+        base = df.source == BASELINE_SOURCE
+        out[keys[0]] = out[keys[0]].astype(object); out.loc[base, keys[0]] = df.loc[base, 'method']
+    out['AbsRel'] = [_pm(m, s) for m, s in zip(df[metric], df.get(metric + '_sd', pd.Series([None] * len(df), index=df.index)))]
+    if 'a1' in df: out['δ<1.25'] = [_pm(m, s) for m, s in zip(df['a1'], df.get('a1_sd', pd.Series([None] * len(df), index=df.index)))]
+    out['n'] = [int(n) if n is not None and not pd.isna(n) and s != PAPER_SOURCE else None for n, s in zip(df.get('n', [None] * len(df)), df.source)]
+    deltas, marks = [], []
+    for i, r in df.iterrows():
+        src = PAPER_SOURCE if r.source == PAPER_SOURCE else 'reproduced'     # baselines: against the reproduced default
+        d = df[is_def & (df.source == src) & ((df.preset == r.preset) if src != PAPER_SOURCE else True)]
+        if not len(d) or pd.isna(r[metric]): deltas.append(''); marks.append(''); continue
+        if bool(is_def.loc[i]): deltas.append('default'); marks.append(''); continue
+        deltas.append(f"{r[metric] - d.iloc[0][metric]:+.3f}")
+        v = str(r.get('vs_default') or '')
+        marks.append('yes' if '>' in v else 'no' if v.startswith('within') else 'n<2' if v.startswith('n<2') else '')
+    out[f'Δ {METRIC_TITLES.get(metric, metric)} vs default'] = deltas
+    out['beyond 2 sd'] = marks
+    out['preset'] = df.preset
+    return out.reset_index(drop=True)
 
 # %% ../nbs/21_tables.ipynb #7f33f4a2
 def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
@@ -283,7 +414,7 @@ def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
             cfg = dict(semantics=r['variant'] != 'monodepth2', sgt=r['variant'] in ('full', 'custom'))
             r.update(name=f"{preset}-{r['variant']}-{r['backbone']}-{r['labels']}-{r['cma_layers']}-{r['margin']}-{r['high_res']}-s{s}",
                      preset=preset, dataset='synthetic', resolution='160×544' if r['high_res'] else '96×320', epochs=8, steps=1000,
-                     seed=s, config=cfg, metrics=met, metrics_improved_gt=dict(met),
+                     seed=s, config=cfg, metrics=met, metrics_improved_gt=dict(met), data_fingerprint='example', data_description='example records',
                      baselines={'layout_prior': dict(base, abs_rel=0.2), 'constant': dict(base, abs_rel=0.5)},
                      per_class={c: dict(met, n_images=10) for c in ('road', 'building', 'car', 'vegetation')},
                      hardware='example (not a run)', commit='example')
@@ -317,7 +448,8 @@ def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:
     import pandas as pd
     by = {}
     for v in variants:
-        rs = sorted([r for r in records if r['variant'] == v and r.get('per_class') and _std(r, cma_layers=None)], key=lambda r: r['seed'])
+        rs, _ = one_data(records, [r for r in records if r['variant'] == v and r.get('per_class') and _std(r, cma_layers=None)], 'fig_per_class')
+        rs = sorted(rs, key=lambda r: r['seed'])
         n = len(rs)
         if rs: by[f"{VARIANT_TITLES.get(v, v)} (n={n})"] = pd.concat([pd.DataFrame.from_dict(r['per_class'], orient='index').astype(float) for r in rs])
     if not by: raise ValueError(f"fig_per_class: no record with per-class metrics for variants {', '.join(variants)}")
@@ -341,7 +473,7 @@ def keep_other_presets(df, csv, preset:str):
     out = pd.concat([out[~rep], out[rep].sort_values('preset', kind='stable')], ignore_index=True)
     return out[[*df.columns, *[c for c in out.columns if c not in df.columns]]]
 
-def publish_tables(records, results_dir='results', only=None, preset=None)->tuple:
+def publish_tables(records, results_dir=LOCAL_RESULTS, only=None, preset=None)->tuple:
     """Tables 3–7 and the figures from `records` as one set: written aside first, moved into `results_dir` only when all
     are done (temporary folder removed on every exit path). `only`: names to write (None: all). `preset`: the records' preset;
     the rows of other presets already in the tables are kept (`keep_other_presets`). Returns ({n: DataFrame}, {file name: path})."""
@@ -353,9 +485,10 @@ def publish_tables(records, results_dir='results', only=None, preset=None)->tupl
         tables = {}
         for n, (stem, fn, title) in TABLES.items():
             if not want(f'table{n}', stem): continue
-            df = fn(records)
-            if preset not in (None, 'all'): df = keep_other_presets(df, out/f'{stem}.csv', preset)
+            df = with_baselines(fn(records), records)
+            if preset not in (None, 'all'): attrs = dict(df.attrs); df = keep_other_presets(df, out/f'{stem}.csv', preset); df.attrs.update(attrs)
             tables[n] = df
+            if w := left_out_warning(df, stem): print(w, file=sys.stderr)
             write_table(df, stage/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
         for name, (fn, keys) in FIGURES.items():
             if not want(*keys): continue

@@ -14,22 +14,22 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .config import Config, check_network_size
+from .config import Config, check_network_size, parse_device
 from .errors import Parser, UserError, UsageError, command, error_message, progress_bar
 from torch.utils.data import DataLoader, Subset
 from .checkpoints import load_weights, save_weights, read_state, load_state
 from .encoders import init_description
 from .evaluate import (constant_depth_baseline, layout_prior_baseline, load_train_gt_depths,
     evaluate_predictions, protocol_for_split)
-from .kitti import check_inputs, make_loader, set_loader_epoch
+from .loader import check_inputs, make_loader, set_loader_epoch
+from .synthetic import ensure_data
 from .layers import disp_to_depth, gemm_backward_convs_, grouped_batchnorm_
 from .losses import compute_losses
 from .model import DepthNet, PoseNet, predict_poses
-# Imported where used: cmadepth.experiments (a later notebook: `ensure_data` renders the synthetic data),
-# tensorboard (optional, heavy) and torch.distributed.nn (only CPU processes under torchrun need it).
+# Imported where used: tensorboard (optional, heavy) and torch.distributed.nn (only CPU processes under torchrun need it).
 
 # %% auto #0
-__all__ = ['cli', 'seed_everything', 'parse_device', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
+__all__ = ['cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
            'CPUSyncBatchNorm', 'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights',
            'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint',
            'prune_checkpoints', 'load_checkpoint', 'run_dir_of', 'config_differences', 'load_newest_checkpoint',
@@ -41,22 +41,8 @@ def seed_everything(seed:int):
     "Seed Python, numpy and torch (all devices)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
 
-def parse_device(name, option:str='device')->torch.device:
-    """The torch device `name` names; 'auto' (or None) is CUDA when available (this rank's GPU under torchrun), else
-    the CPU. An unknown name, or CUDA where there is none, is a one-line `UserError` naming `option` (`device` for the
-    config option, `--device` for a command's flag). The only place cmadepth turns a device name into a device."""
-    if name in (None, 'auto'):
-        if torch.cuda.is_available(): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-        return torch.device('cpu')
-    what = f"{option} {name!r}" if option.startswith('-') else f"{option}={name!r}"
-    try: dev = torch.device(name)
-    except (RuntimeError, TypeError): raise UserError(f"{what}: allowed are auto, cpu, cuda, cuda:N") from None
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise UserError(f"{what}: CUDA is not available here; use cpu or auto")
-    return dev
-
 def resolve_device(cfg:Config)->torch.device:
-    "The device of the config option `cfg.device` (`parse_device`)."
+    "The device of the config option `cfg.device` (`config.parse_device`, the one device parser)."
     return parse_device(cfg.device, 'device')
 
 def git_commit(path='.')->str:
@@ -337,14 +323,13 @@ def curve_baselines(cfg:Config, loader)->dict|None:
 
 def ensure_synthetic_data(cfg:Config, say=print)->None:
     """A synthetic-data run on a fresh clone: render the data into `cfg.data_path` once when the folder is missing or
-    empty (`experiments.ensure_data`); a non-empty folder without the renderer's manifest stops with one line saying how."""
+    empty (`synthetic.ensure_data`); a non-empty folder without the renderer's manifest stops with one line saying how."""
     if cfg.dataset != 'synthetic': return
     dp = Path(cfg.data_path)
     if (dp/'manifest.json').exists(): return
     if dp.exists() and any(dp.iterdir()):
         raise UserError(f"data_path={cfg.data_path}: not the synthetic data (no manifest.json); render it with "
                         f"`cmadepth-synth --out {cfg.data_path}` or point data_path at an empty or missing folder")
-    from cmadepth.experiments import ensure_data
     say(f"rendering the synthetic data into {cfg.data_path} (once; about 2 min on 2 cores) …", flush=True)
     ensure_data(cfg, progress=True)
 
@@ -409,8 +394,9 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
             set_loader_epoch(train_loader, epoch)
             torch.manual_seed(cfg.seed * 100003 + epoch * 1009 + info.rank)   # auto-mask noise etc. replay on resume
             t0 = time.time()
+            left = min(len(train_loader), cfg.max_steps - step) if cfg.max_steps else len(train_loader)   # the bar ends where the epoch will
             bar = progress_bar(train_loader, progress=progress and info.main, desc=f"{cfg.name} epoch {epoch+1}/{cfg.epochs}",
-                       leave=False, dynamic_ncols=True)
+                       total=left, leave=False, dynamic_ncols=True)
             for batch in bar:
                 batch = batch.to(device, non_blocking=True)
                 losses, out = train_step(cfg, batch, depth_net, pose_net, opt, scaler, step)

@@ -18,7 +18,7 @@ def profile_step(variant='full', preset='quick', threads=1, steps=6, warmup=2, d
     torch.set_num_threads(threads)
     from cmadepth import losses as L
     from cmadepth.config import Config
-    from cmadepth.kitti import make_loader
+    from cmadepth.loader import make_loader
     from cmadepth.model import predict_poses
     from cmadepth.train import build_training
     kw = dict(data_path=data_path) if data_path else {}

@@ -22,7 +22,8 @@ import sys, json, time, torch
 torch.set_num_threads(int(sys.argv[1]))
 from cmadepth.config import Config
 from cmadepth.train import build_training, train_step
-from cmadepth.kitti import make_loader, set_loader_epoch
+try: from cmadepth.loader import make_loader, set_loader_epoch
+except ImportError: from cmadepth.kitti import make_loader, set_loader_epoch   # a base commit before the loader notebook
 state = {}
 def setup(cmd):
     cfg = Config.make(cmd['variant'], cmd['preset'], pretrained=False, data_path=cmd['data'])

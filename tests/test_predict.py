@@ -37,15 +37,35 @@ def test_cli_on_street_photo(tmp_path):
     assert r.returncode == 0, r.stderr
     with Image.open(STREET) as im: W, H = im.size
     stem = STREET.stem
-    names = [f'{stem}_disp.png', f'{stem}_disp.npy', f'{stem}_depth.npy', f'{stem}_seg.png']
+    names = [f'{stem}_disp.png', f'{stem}_disp.npy', f'{stem}_depth.npy', f'{stem}_seg.png', 'seg_legend.png']
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     for n in names: assert str(out / n) in r.stdout, r.stdout
-    assert 'wrote 4 files for 1 image' in r.stdout
+    assert 'wrote 5 files for 1 image' in r.stdout
     for n in (f'{stem}_disp.png', f'{stem}_seg.png'):
         with Image.open(out / n) as im: assert im.size == (W, H)
     disp, depth = np.load(out / f'{stem}_disp.npy'), np.load(out / f'{stem}_depth.npy')
     assert disp.shape == depth.shape == (H, W)
     np.testing.assert_allclose(depth * disp, 1, rtol=1e-5)
+
+
+def test_default_output_folder(tmp_path):
+    "Without --out the files go to cmadepth_predictions/ beside the input, as the README says; the command names the folder."
+    import shutil, torch
+    from cmadepth.config import Config
+    from cmadepth.model import DepthNet
+    from cmadepth.checkpoints import save_weights
+    torch.manual_seed(0)
+    weights = save_weights(tmp_path / 'weights', DepthNet(Config.make('monodepth2', 'tiny', pretrained=False)))
+    img = tmp_path / 'photos' / 'street.jpg'; img.parent.mkdir(); shutil.copy(STREET, img)
+    exe = shutil.which('cmadepth-predict') or str(Path(sys.executable).parent / 'cmadepth-predict')
+    r = subprocess.run([exe, str(img), '--weights', str(weights), '--device', 'cpu', '--quiet'],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = img.parent / 'cmadepth_predictions'
+    assert sorted(p.name for p in out.iterdir()) == ['street_depth.npy', 'street_disp.npy', 'street_disp.png']
+    assert f'to {out}' in r.stdout, r.stdout
+    readme = (ROOT / 'README.md').read_text()
+    assert 'cmadepth_predictions/' in readme and 'street_disp.png' in readme
 
 
 def test_cli_errors(tmp_path):

@@ -60,13 +60,17 @@ def test_committed_records_are_not_a_cache(tmp_path, monkeypatch):
     from cmadepth import train as T, experiments as X
     cfg = Config.make('full', 'tiny', log_dir=str(tmp_path / 'runs'), data_path=str(tmp_path / 'data'))
     cfg = cfg.replace(name=R.run_name(cfg))
-    committed = dict(record_version=X.RECORD_VERSION, name=cfg.name, config_hash=X.config_hash(cfg), seed=0, metrics={})
-    X.write_record(committed, tmp_path / 'results')                       # the committed record, hash and version matching
+    committed = dict(record_version=X.RECORD_VERSION, name=cfg.name, config_hash=X.config_hash(cfg), seed=0, metrics={},
+                     data_fingerprint='0123456789ab')
+    X.write_record(committed, tmp_path / 'results')                       # the committed record, hash, version and data matching
     def no_training(*a, **k): raise _Trained
     monkeypatch.setattr(X, 'ensure_data', lambda *a, **k: None); monkeypatch.setattr(T, 'train', no_training)
+    monkeypatch.setattr(X, 'data_fingerprint', lambda cfg: dict(fingerprint='0123456789ab', description='stand-in'))
     with pytest.raises(_Trained): X.run_experiment(cfg, results_dir=tmp_path / 'results', progress=False)
     X.cache_path(cfg).parent.mkdir(parents=True); X.cache_path(cfg).write_text(__import__('json').dumps(committed))
     assert X.run_experiment(cfg, results_dir=tmp_path / 'results', progress=False) == committed   # this machine's cache: reused
+    monkeypatch.setattr(X, 'data_fingerprint', lambda cfg: dict(fingerprint='ba9876543210', description='re-rendered'))
+    with pytest.raises(_Trained): X.run_experiment(cfg, results_dir=tmp_path / 'results', progress=False)   # other data: not reused
 
 
 def test_fresh_clone_plan_trains_every_run():

@@ -60,6 +60,28 @@ def test_tables_notebook_builds_every_table(tmp_path):
     for f in ('fig_margin', 'fig_cma_layers', 'fig_per_class'): assert (res / f'{f}.png').stat().st_size > 1000
 
 
+def test_tables_notebook_keeps_one_data_fingerprint(tmp_path):
+    "Records on two data fingerprints (e.g. before and after the data was re-rendered): each table keeps the newest's, names the others in its caption and in one warning line."
+    res = tmp_path / 'results'
+    recs = R.example_records('cpu', seeds=(0, 1))
+    for r in recs:
+        old = r['cma_layers'] in ('0,1', '0,1,2,3') or r['labels'] == 'alternative'
+        R.write_record(dict(r, data_fingerprint='0ld0ld0ld0ld' if old else 'new0new0new0', finished='2026-01-0%dT00:00:00Z' % (1 if old else 2)), res)
+    out = R.execute_isolated('tables', dict(preset='cpu'), res, ROOT, threads=1)
+    import pandas as pd
+    t6 = pd.read_csv(res / 'table6_cma_layers.csv').query("source == 'reproduced'")
+    assert sorted(t6.cma_layers) == ['0,1,2', '0,1,2,3,4'] and set(t6.data) == {'new0new0new0'}
+    t5 = pd.read_csv(res / 'table5_backbone_labels.csv').query("source == 'reproduced'")
+    assert set(t5.labels) == {'primary'} and set(t5.data) == {'new0new0new0'}
+    md = (res / 'table6_cma_layers.md').read_text()
+    left = [r['name'] for r in recs if r['cma_layers'] in ('0,1', '0,1,2,3')]
+    assert 'Left out' in md and all(n in md for n in left) and 'data new0new0new0' in md
+    cells = json.loads(out.read_text())['cells']
+    warned = [o.get('text', '') for c in cells if c['cell_type'] == 'code' for o in c.get('outputs', []) if o.get('name') == 'stderr']
+    lines = [l for t in warned for l in (t if isinstance(t, str) else ''.join(t)).splitlines() if 'table6_cma_layers: left out' in l]
+    assert len(lines) == 1 and all(n in lines[0] for n in left), warned
+
+
 @pytest.mark.parametrize('nb,params,message', [
     ('ablation_margin', dict(m=-1), 'm=-1: the SGT margin must be > 0 (paper ablation: 0.1, 0.2, 0.3, 0.4'),
     ('ablation_cma_layers', dict(cma_layers=7), 'allowed are non-empty lists such as 0,1'),
@@ -107,3 +129,20 @@ def test_execute_isolated_reports_the_failing_cell(tmp_path):
         R.execute_isolated('ablation_margin', dict(m=-1), tmp_path / 'results', ROOT)
     assert e.value.exec_count == 3 and e.value.ename == 'ValueError' and 'must be > 0' in e.value.evalue
     assert (tmp_path / 'results' / 'executed' / 'ablation_margin-m-1.failed.ipynb').exists()
+
+
+def test_results_tables_are_for_people():
+    "Every results/table*.md has at most 12 columns (the .csv keeps all); an accuracy table has its baseline rows."
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]/'results'
+    mds = sorted(root.glob('table*.md'))
+    assert mds
+    for md in mds:
+        text = md.read_text(encoding='utf-8')
+        header = next(l for l in text.splitlines() if l.startswith('| '))
+        cols = len(re.split(r'(?<!\\)\|', header.strip())) - 2
+        assert cols <= 12, f'{md.name}: {cols} columns'
+        if '| AbsRel |' in header and '| reproduced |' in text:
+            assert '| baseline (no network) | layout prior |' in text or re.search(r'\| baseline \(no network\) \| [^|]*\| layout prior \|', text) \
+                or 'layout prior' in text.split(header)[1], f'{md.name}: no layout-prior row'

@@ -13,7 +13,7 @@ STEP = textwrap.dedent('''
     warnings.filterwarnings('ignore')
     from cmadepth.config import Config
     from cmadepth.train import init_distributed, build_training, train_step, seed_everything, _unwrap
-    from cmadepth.kitti import make_loader, set_loader_epoch
+    from cmadepth.loader import make_loader, set_loader_epoch
     root, out = sys.argv[1], sys.argv[2]
     cfg = Config.make('full', 'tiny', dataset='kitti', data_path=root, split='eigen_zhou', eval_split='eigen',
                       pretrained=False, batch_size=4)
