@@ -90,6 +90,17 @@ def api_modules(root:Path=ROOT)->list:
 
 
 # ---------------------------------------------------------------------------------------------- execution
+_TQDM_WARNING = re.compile(r'^.*TqdmWarning: IProgress not found.*\n(?:\s+from \.autonotebook import.*\n)?', re.M)
+
+
+def _drop_tqdm_warning(o):
+    "A stderr output without tqdm.auto's ipywidgets warning (None when nothing else is left)."
+    if o.get('name') != 'stderr': return o
+    text = _TQDM_WARNING.sub('', o.get('text', ''))
+    if not text.strip(): return None
+    o['text'] = text; return o
+
+
 def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     """Execute `src` (from its folder, as nbdev_test does: `IN_TEST=1`, cells tagged `#| slow` or `#| eval: false`
     not run but shown with their stored outputs) into `dst`; outputs are cached in `cache` by the notebook's content. Returns 'cached', 'executed' or
@@ -118,6 +129,8 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     for i, (outputs, count) in skipped.items():
         c = nb.cells[i]; c.cell_type = 'code'; c.outputs = outputs; c.execution_count = count
         c.pop('attachments', None)
+    for c in nb.cells:                           # tqdm.auto's "IProgress not found" (no ipywidgets) is no part of the page
+        if c.cell_type == 'code': c.outputs = [o for o in map(_drop_tqdm_warning, c.get('outputs', [])) if o is not None]
     cache.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(hit)); shutil.copy(hit, dst)
     return 'executed'

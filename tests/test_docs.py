@@ -149,3 +149,16 @@ def test_wide_tables_scroll(built):
     for t in built['tables']:
         page = (site / 'results' / t.replace('.md', '.html')).read_text()
         assert page.count('<table>') == page.count('<div class="data-table"><table>') > 0, t
+
+
+def test_executed_pages_leave_out_tqdms_widget_warning(tmp_path):
+    "tqdm.auto warns 'IProgress not found' on stderr in a kernel without ipywidgets: not shown on the site; other stderr is."
+    import nbformat
+    nb = nbformat.v4.new_notebook(metadata={'kernelspec': {'name': 'python3', 'display_name': 'python3', 'language': 'python'}})
+    nb.cells = [nbformat.v4.new_code_cell('import sys\nprint("TqdmWarning: IProgress not found. Please update jupyter", file=sys.stderr)\n'
+                                          'sys.stderr.flush()\nprint("kept", file=sys.stderr)')]
+    src, dst = tmp_path / 'x.ipynb', tmp_path / 'out.ipynb'
+    nbformat.write(nb, str(src))
+    assert B.execute_notebook(src, dst, tmp_path / 'cache') == 'executed'
+    text = ''.join(o.get('text', '') for o in nbformat.read(str(dst), as_version=4).cells[0].outputs)
+    assert 'IProgress' not in text and 'kept' in text
