@@ -347,7 +347,7 @@ def plot_learning_curve(history, baselines=None, metric:str='abs_rel', ax=None, 
     if metric not in METRIC_NAMES: raise ValueError(f"metric={metric!r}: allowed are {', '.join(METRIC_NAMES)}")
     missing = {'step', metric} - set(history.columns)
     if missing: raise ValueError(f"history lacks column(s) {', '.join(sorted(missing))}")
-    if ax is None: fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    if ax is None: fig, ax = plt.subplots(figsize=(7.2, 3.8))
     else: fig = ax.figure
     on = lambda what, n: f"{what} frames" + (f", n = {n}" if n else '')
     mt = METRIC_TITLES[metric]
@@ -360,7 +360,7 @@ def plot_learning_curve(history, baselines=None, metric:str='abs_rel', ax=None, 
     if test:
         ax.plot([test['step']], [test['value']], marker='D', ls='none', color='k', label=f"model, test {mt} ({on('test', test.get('n'))})")
         for k, (name, v) in enumerate((test.get('baselines') or {}).items()):
-            ax.axhline(float(v), ls=styles[k % 3], lw=0.8, color=f'C{k + 1}', alpha=0.55,
+            ax.axhline(float(v), ls=styles[k % 3], lw=1.0, color=f'C{k + 1}', alpha=0.8,
                        label=f"{str(name).replace('_', ' ')} (test frames)")
     ax.set_xlabel('training step'); ax.set_ylabel(mt)
     ax.legend(fontsize='x-small', loc='upper left', bbox_to_anchor=(1.0, 1.0), frameon=False)
