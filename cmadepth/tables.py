@@ -564,14 +564,15 @@ def fig_depth_examples(source, n:int=4, device='cpu'):
     prior = evaluate_predictions([1.0 / prior_map] * len(gts), gts, protocol).per_image if prior_map is not None else None
     cols = ['image', 'ground truth', 'prediction'] + (['layout prior'] if prior is not None else [])
     h, w = gts[0].shape
-    fig, axes = plt.subplots(len(idx), len(cols), squeeze=False, figsize=(3.0 * len(cols) + 0.8, 0.55 + len(idx) * (3.0 * h / w + 0.45)))
+    cmap = plt.get_cmap('magma_r').copy(); cmap.set_bad('0.8')           # grey: no ground truth
+    fig, axes = plt.subplots(len(idx), len(cols), squeeze=False, figsize=(3.0 * len(cols) + 0.8, 0.55 + len(idx) * (3.0 * h / w + 0.6)))
     for row, i in enumerate(idx):
         gt = gts[row]; mask = eval_mask(gt, protocol)
         lo, hi = np.percentile(gt[mask], [2, 98]) if mask.any() else (gt.min(), gt.max())
-        show = dict(cmap='magma_r', vmin=lo, vmax=hi, interpolation='nearest')
+        show = dict(cmap=cmap, vmin=lo, vmax=hi, interpolation='nearest', aspect='auto')
         ax = axes[row]
         ax[0].imshow(images[row], aspect='auto'); ax[0].set_title(f"test frame {i}", fontsize='small')
-        ax[1].imshow(np.ma.masked_where(~mask, gt), **show); ax[1].set_title('ground truth', fontsize='small')
+        ax[1].imshow(np.ma.masked_where(~mask, gt), **show); ax[1].set_title('ground truth (grey: none)', fontsize='small')
         d = model.loc[row]
         ax[2].imshow(np.clip(d['ratio'] / resize_map(disps[row], gt.shape), MIN_DEPTH, MAX_DEPTH), **show)
         ax[2].set_title(f"prediction, AbsRel {d['abs_rel']:.3f}", fontsize='small')
@@ -582,7 +583,7 @@ def fig_depth_examples(source, n:int=4, device='cpu'):
         else: im = ax[2].images[0]
         for a in ax: a.set_xticks([]); a.set_yticks([])
         fig.colorbar(im, ax=list(ax), fraction=0.025, pad=0.01).set_label('depth (m)', fontsize='x-small')
-    name = (rec or {}).get('name') or Path(weights).parent.parent.name
+    name = (rec or {}).get('name') or cfg.name
     fig.suptitle(_wrap(f"{name}: {len(idx)} of {len(gt_all)} test frames; prediction and layout prior median-scaled to each "
                        f"frame's ground truth (as the evaluation does), AbsRel on that frame", 90), fontsize='small')
     return fig
