@@ -219,19 +219,27 @@ def run_lock(run_dir):
     """Hold an exclusive lock on `run_dir` (`fcntl.flock` on `<run_dir>/.lock`) for the whole block: one process per run.
     The kernel releases a flock when its holder exits, however it exits (a crash, `kill -9`), so a lock left by a dead
     process never blocks; the file only records the holder's pid for the message. A second process refuses at once
-    with one line naming the folder and the holder."""
-    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
+    with one line naming the folder and the holder. A folder made only for the lock (a start that failed its checks) is
+    removed again: a refused start writes nothing."""
+    run_dir = Path(run_dir); created = [p for p in (run_dir, *run_dir.parents) if not p.exists()]   # made here: removed if unused
+    run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir/LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd, locked = os.open(path, os.O_RDWR | os.O_CREAT, 0o644), False
     try:
-        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); locked = True
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors='replace').split()
             raise UserError(f"{run_dir}: this run is already being trained by process {holder[0] if holder else '(unknown pid)'}; "
                             "wait for it to finish (or stop it), or choose another name=") from None
         os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()} {platform.node()}\n".encode(), 0)
         yield path
-    finally: os.close(fd)              # closing the descriptor releases the lock
+    finally:
+        if locked and created and [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
+            path.unlink(missing_ok=True)
+            for p in created:
+                try: p.rmdir()
+                except OSError: break
+        os.close(fd)                   # closing the descriptor releases the lock
 
 def checkpoint_dirs(run_dir)->list:
     "Complete epoch checkpoints of a run, oldest first."
