@@ -15,19 +15,31 @@ from .evaluate import plot_per_class, save_figure
 # pandas, matplotlib and seaborn (optional, heavy) are imported where a table or a figure is made.
 
 # %% auto #0
-__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES', 'TABLES', 'FIGURES',
-           'write_table', 'current_data', 'one_data', 'left_out_warning', 'pooled_sd', 'mark_vs_default',
-           'baseline_rows', 'table2_variants', 'table3', 'table4', 'table5', 'table6', 'table7', 'table_note',
-           'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class',
-           'keep_other_presets', 'publish_tables']
+__all__ = ['MAX_MD_COLUMNS', 'PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES',
+           'TABLES', 'FIGURES', 'is_accuracy_table', 'write_table', 'current_data', 'one_data', 'left_out_warning',
+           'pooled_sd', 'mark_vs_default', 'baseline_rows', 'with_baselines', 'table2_variants', 'table3', 'table4',
+           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'compact_table', 'example_records',
+           'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class', 'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
-def write_table(df, path_stem, title:str='', note:str='')->tuple:
-    "Write `df` to `<stem>.csv` and `<stem>.md` (title, note, markdown table); each file via a temporary name."
+MAX_MD_COLUMNS = 12   # a table for people; the .csv keeps every column
+
+def is_accuracy_table(df)->bool:
+    "A table of depth accuracy: rows by `source` with AbsRel (Tables 2-variants, 3–7): written compact (`compact_table`, below)."
+    return 'source' in df and 'abs_rel' in df
+
+def write_table(df, path_stem, title:str='', note:str='', columns=None)->tuple:
+    """Write `df` to `<stem>.csv` (every column: for machines) and `<stem>.md` (for people: title, note and at most
+    `MAX_MD_COLUMNS` columns — `compact_table(df)` for an accuracy table, else `columns` of `df`, else `df`), each via a
+    temporary name. A wider people's table is refused (pass `columns`)."""
     path_stem = Path(path_stem); path_stem.parent.mkdir(parents=True, exist_ok=True)
     csv, md = path_stem.with_suffix('.csv'), path_stem.with_suffix('.md')
+    view = df[list(columns)] if columns is not None else (compact_table(df) if is_accuracy_table(df) else df)
+    if view.shape[1] > MAX_MD_COLUMNS:
+        raise ValueError(f"{md}: {view.shape[1]} columns; a table for people has at most {MAX_MD_COLUMNS} (give write_table columns=...)")
+    if view.shape[1] < df.shape[1]: note = (note + ' ' if note else '') + f"Every column (all metrics, their sd, provenance): `{csv.name}`."
     _atomic_write(csv, df.to_csv(index=False))
-    text = (f"# {title}\n\n" if title else '') + (f"{note}\n\n" if note else '') + _to_markdown(df) + '\n'
+    text = (f"# {title}\n\n" if title else '') + (f"{note}\n\n" if note else '') + _to_markdown(view) + '\n'
     _atomic_write(md, text)
     return csv, md
 
@@ -126,8 +138,8 @@ def mark_vs_default(repro, is_default, metric:str='abs_rel', k:float=2.0):
     """Per reproduced row: '' for the default row, else whether |mean − default mean| of `metric` exceeds `k`× the pooled sd
     of the two rows (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'n<2' when a row has a single seed."""
     out = []
-    d = repro[is_default]
     for i, r in repro.iterrows():
+        d = repro[is_default & (repro.preset == r.preset)] if 'preset' in repro else repro[is_default]   # the same preset's default
         if not len(d) or bool(is_default.loc[i]): out.append('default' if len(d) else ''); continue
         r0 = d.iloc[0]; sp = pooled_sd(r, r0, metric)
         if sp is None: out.append('n<2'); continue
@@ -172,6 +184,20 @@ def baseline_rows(records, names=('layout_prior', 'constant')):
                 rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'], data=record_data(r0),
                                  resolution=r0['resolution'], n=1))
     return pd.DataFrame(rows)
+
+def with_baselines(df, records):
+    """`df` (an accuracy table) with the baseline rows — the layout prior and the constant depth scored on the same test
+    frames as its runs (`baseline_rows` of the records its rows come from, `df.attrs['records']`) — unless it has them."""
+    import pandas as pd
+    if not len(df) or (df.source == BASELINE_SOURCE).any() or not (df.source == 'reproduced').any(): return df
+    used = set(df.attrs.get('records') or ())
+    rs = [r for r in records if r.get('name') in used] if used else records
+    base = baseline_rows(rs)
+    if not len(base): return df
+    attrs = dict(df.attrs)
+    out = pd.concat([df, base[[c for c in base.columns if c in df.columns or c == 'method']]], ignore_index=True)
+    out.attrs.update(attrs)
+    return out
 
 COST_COLS = ['train_time_ratio', 'memory_ratio', 'inference_ratio']
 
@@ -251,18 +277,19 @@ def table7(records):
     if len(repro): _mark(repro, repro.margin == repro.preset.map(lambda p: default_value('m', p)))
     return _with_data(_assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1']), rs, left)
 
-VS_DEFAULT_NOTE = ("vs_default: whether a row's mean AbsRel differs from the default row's (the full method at the preset's defaults) "
-                   "by more than twice the pooled sd of their seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'within 2·sd' means the "
-                   "seeds cannot tell the two apart.")
+VS_DEFAULT_NOTE = ("AbsRel and δ<1.25: mean ± sd over the n seeds. Δ AbsRel: the row minus the default row of its source and preset "
+                   "(the full method at the preset's defaults; baselines against the reproduced default); beyond 2 sd: whether |Δ| "
+                   "exceeds twice the pooled sd of the two rows' seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)) — "
+                   "'no' means the seeds cannot tell the two apart. `baseline (no network)`: one depth map for every test image, "
+                   "scored like a prediction on the same frames (the layout prior: the per-pixel median depth of the training frames).")
 TABLE_NOTES = {
-    2: "The variants of the supplementary's Table 2 trained with the same preset and seeds. paper_*: the supplementary's cost "
-       "ratios to Monodepth2 (training time, GPU memory × GPUs, inference time); this code's measured costs are in "
-       "table2_cost.md. `baseline (no network)`: one depth map for every test image, scored like a prediction on the same "
-       "frames — the layout prior is the per-pixel median depth of the training frames; only below it is depth read from the image.",
+    2: "The variants of the supplementary's Table 2 trained with the same preset and seeds. The paper's Table 2 reports their "
+       "costs, not their accuracy: its ratios are in the .csv (paper_*), this code's measured costs in table2_cost.md.",
     3: "Paper: 320×1024 with K = 7. Reproduced: 5/3 of the preset's resolution (rounded to multiples of 32) with K = 7.",
     4: "Paper: 652 Eigen test frames with the improved ground truth, no crop, the 192×640 models. Reproduced: the same model(s) "
        "re-scored without re-training — KITTI: split eigen_benchmark; synthetic data: the test split's dense ground truth without "
-       "crop or depth cap (the eigen_benchmark masking).",
+       "crop or depth cap (the eigen_benchmark masking). The baselines' rows are scored under the standard test protocol on the "
+       "same frames (the records hold no improved-ground-truth baseline).",
     5: "On the synthetic data, `alternative` is the renderer's second, differently degraded pseudo-label set (segmentation_alt/).",
     6: "Paper layers l: 0 = deepest (stride 16) … 4 = full resolution; the method uses 0,1,2.",
     7: f"m: the SGT margin (method default {default_value('m', 'paper'):g}).",
@@ -298,7 +325,8 @@ def table_note(df)->str:
         seeds = 'single seed' if hi == 1 else (f'mean ± sd over {hi} seeds' if lo == hi else f'{lo}–{hi} seeds per row (n), mean ± sd where n > 1')
         parts.append(f"preset `{p}` ({g.dataset.iloc[0]}, {', '.join(sorted(set(g.resolution)))}, {g.epochs.iloc[0]} epochs / "
                      f"{int(g.steps.max())} steps, " + seeds + ')')
-    return ("Rows marked `paper (reported)` are the supplementary's numbers (KITTI). Rows marked `reproduced` were computed "
+    paper = "Rows marked `paper (reported)` are the supplementary's numbers (KITTI). " if (df.source == PAPER_SOURCE).any() else ''
+    return (paper + "Rows marked `reproduced` were computed "
             "by this code: " + '; '.join(parts) + ". Synthetic-data numbers are not comparable with KITTI's in absolute terms."
             + _data_note(df))
 
@@ -307,10 +335,63 @@ def write_tables(records, out_dir=LOCAL_RESULTS, only=None)->dict:
     out = {}
     for n, (stem, fn, title) in TABLES.items():
         if only is not None and n not in only: continue
-        df = fn(records); out[n] = df
+        df = with_baselines(fn(records), records); out[n] = df
         if w := left_out_warning(df, stem): print(w, file=sys.stderr)
         write_table(df, resolve_path(out_dir)/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
     return out
+
+# %% ../nbs/21_tables.ipynb #c9b3cb0c
+def _pm(m, sd, digits:int=3)->str:
+    import pandas as pd
+    if m is None or pd.isna(m): return ''
+    return f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None and not pd.isna(sd) else '')
+
+def _row_keys(df)->list:
+    "The columns that say what a row is (between `source` and the first metric)."
+    first = next(i for i, c in enumerate(df.columns) if c in METRIC_COLS)
+    return [c for c in df.columns[1:first] if df[c].notna().any()]
+
+def _default_mask(df, keys):
+    "Per row: is it its source's default row? Reproduced: `vs_default == 'default'`; paper: the row whose keys equal the reproduced default's."
+    import pandas as pd
+    rep = df.source == 'reproduced'
+    is_def = (df.get('vs_default', pd.Series([None] * len(df), index=df.index)) == 'default') & rep
+    d = df[is_def]
+    pap = df.source == PAPER_SOURCE
+    if len(d) and pap.any():
+        same = [k for k in keys if k != 'method' and k in df and df.loc[pap, k].notna().any()]
+        m = pap.copy()
+        for k in same: m &= df[k].astype(str).str.lower() == str(d.iloc[0][k]).lower()
+        if 'method' in keys: m &= df['method'].astype(str).str.contains('ours|FSRE', case=False, regex=True)
+        if m.sum() == 1: is_def |= m
+    return is_def
+
+def compact_table(df, metric:str='abs_rel')->'pd.DataFrame':
+    """The people's view of an accuracy table (see above): ≤ 12 columns; the numbers are the full table's."""
+    import pandas as pd
+    keys = _row_keys(df)
+    is_def = _default_mask(df, keys)
+    out = pd.DataFrame({'source': df.source})
+    for k in keys: out[k] = df[k]
+    if keys and keys[0] != 'method' and 'method' in df:         # a baseline is named in the first key column
+        base = df.source == BASELINE_SOURCE
+        out[keys[0]] = out[keys[0]].astype(object); out.loc[base, keys[0]] = df.loc[base, 'method']
+    out['AbsRel'] = [_pm(m, s) for m, s in zip(df[metric], df.get(metric + '_sd', pd.Series([None] * len(df), index=df.index)))]
+    if 'a1' in df: out['δ<1.25'] = [_pm(m, s) for m, s in zip(df['a1'], df.get('a1_sd', pd.Series([None] * len(df), index=df.index)))]
+    out['n'] = [int(n) if n is not None and not pd.isna(n) and s != PAPER_SOURCE else None for n, s in zip(df.get('n', [None] * len(df)), df.source)]
+    deltas, marks = [], []
+    for i, r in df.iterrows():
+        src = PAPER_SOURCE if r.source == PAPER_SOURCE else 'reproduced'     # baselines: against the reproduced default
+        d = df[is_def & (df.source == src) & ((df.preset == r.preset) if src != PAPER_SOURCE else True)]
+        if not len(d) or pd.isna(r[metric]): deltas.append(''); marks.append(''); continue
+        if bool(is_def.loc[i]): deltas.append('default'); marks.append(''); continue
+        deltas.append(f"{r[metric] - d.iloc[0][metric]:+.3f}")
+        v = str(r.get('vs_default') or '')
+        marks.append('yes' if '>' in v else 'no' if v.startswith('within') else 'n<2' if v.startswith('n<2') else '')
+    out[f'Δ {METRIC_TITLES.get(metric, metric)} vs default'] = deltas
+    out['beyond 2 sd'] = marks
+    out['preset'] = df.preset
+    return out.reset_index(drop=True)
 
 # %% ../nbs/21_tables.ipynb #7f33f4a2
 def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
@@ -404,7 +485,7 @@ def publish_tables(records, results_dir=LOCAL_RESULTS, only=None, preset=None)->
         tables = {}
         for n, (stem, fn, title) in TABLES.items():
             if not want(f'table{n}', stem): continue
-            df = fn(records)
+            df = with_baselines(fn(records), records)
             if preset not in (None, 'all'): attrs = dict(df.attrs); df = keep_other_presets(df, out/f'{stem}.csv', preset); df.attrs.update(attrs)
             tables[n] = df
             if w := left_out_warning(df, stem): print(w, file=sys.stderr)

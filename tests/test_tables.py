@@ -129,3 +129,20 @@ def test_execute_isolated_reports_the_failing_cell(tmp_path):
         R.execute_isolated('ablation_margin', dict(m=-1), tmp_path / 'results', ROOT)
     assert e.value.exec_count == 3 and e.value.ename == 'ValueError' and 'must be > 0' in e.value.evalue
     assert (tmp_path / 'results' / 'executed' / 'ablation_margin-m-1.failed.ipynb').exists()
+
+
+def test_results_tables_are_for_people():
+    "Every results/table*.md has at most 12 columns (the .csv keeps all); an accuracy table has its baseline rows."
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]/'results'
+    mds = sorted(root.glob('table*.md'))
+    assert mds
+    for md in mds:
+        text = md.read_text(encoding='utf-8')
+        header = next(l for l in text.splitlines() if l.startswith('| '))
+        cols = len(re.split(r'(?<!\\)\|', header.strip())) - 2
+        assert cols <= 12, f'{md.name}: {cols} columns'
+        if '| AbsRel |' in header and '| reproduced |' in text:
+            assert '| baseline (no network) | layout prior |' in text or re.search(r'\| baseline \(no network\) \| [^|]*\| layout prior \|', text) \
+                or 'layout prior' in text.split(header)[1], f'{md.name}: no layout-prior row'
