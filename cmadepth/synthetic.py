@@ -799,13 +799,20 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
              val_drives:int=DEFAULTS['val_drives'], test_drives:int=DEFAULTS['test_drives'], workers:int=1,
              progress:bool=True, force:bool=False)->Path:
     """Render `drives` drives of `frames` frames into `out` in the KITTI raw layout (see the notebook for the
-    file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`).
+    file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`); data
+    rendered with other parameters is replaced only with `force` (else one line names the parameters that differ: runs
+    and records made on the old data would otherwise be silently mixed with the new).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
     a complete-looking dataset. An existing `out` is replaced only if it holds a synthetic dataset (a manifest)."""
     out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives)
     _remove_stale(out)
     old = _read_manifest(out) if out.exists() else None
     if old is not None and old.get('params') == p and not force: return out
+    if old is not None and not force:
+        was = old.get('params') or {}
+        diff = [f"{k} {was.get(k)!r} → {v!r}" for k, v in p.items() if was.get(k) != v]
+        raise FileExistsError(f"{out}: holds synthetic data rendered with other parameters ({'; '.join(diff)}); "
+                              "not replacing it: pass --force (force=True) to render over it, or choose another --out")
     if out.exists() and old is None and any(out.iterdir()):
         raise FileExistsError(f'{out}: exists, is not empty and has no synthetic manifest.json; not overwriting it')
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -43,3 +43,68 @@ def test_readme_papermill_example_leaves_committed_results_clean(tmp_path):
             '--kernel', 'python3', cwd=co)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'results/runs/tiny-full-s0.json' in git(co, 'status', '--porcelain', '--untracked-files=all', '--', 'results/')
+
+
+# ---------------------------------------------------------------- shared tiny data
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp('safety') / 'synth'
+    r = run('cmadepth-synth', '--out', d, *SYNTH)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return d
+
+
+def _train(data, runs, name, *extra):
+    return ['cmadepth-train', '--preset', 'tiny', '--variant', 'full', f'data_path={data}', f'log_dir={runs}', f'name={name}',
+            'pretrained=false', *extra]
+
+
+# ---------------------------------------------------------------- 3. one process per run; synth does not replace other data
+def test_second_start_on_the_same_run_refuses_while_the_first_trains(data, tmp_path):
+    import signal, time
+    runs = tmp_path / 'runs'
+    cmd = _train(data, runs, 'race', 'epochs=1000', 'max_steps=0')
+    first = subprocess.Popen([str(BIN / cmd[0]), *map(str, cmd[1:])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        lock = runs / 'race' / '.lock'
+        for _ in range(600):                       # the first start holds the lock once its checks passed
+            if lock.exists() and lock.read_text().split()[:1] == [str(first.pid)]: break
+            assert first.poll() is None, first.stderr.read()[-2000:]
+            time.sleep(0.1)
+        else: pytest.fail('the first start never took the lock')
+        r = run(*cmd)
+        assert r.returncode == 1 and len(lines(r)) == 1, r.stderr
+        assert str(runs / 'race') in r.stderr and f'process {first.pid}' in r.stderr and 'Traceback' not in r.stderr
+        assert first.poll() is None                                         # the first one still trains
+        first.send_signal(signal.SIGKILL); first.wait(timeout=60)           # a crash: the lock file stays, the lock does not
+    finally:
+        if first.poll() is None: first.kill(); first.wait()
+    assert lock.read_text().split()[0] == str(first.pid)
+    r = run(*_train(data, runs, 'race', 'epochs=1', 'max_steps=2'), '--restart', '--yes')
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_synth_refuses_other_parameters_without_force(data, tmp_path):
+    d = tmp_path / 'synth'; shutil.copytree(data, d)
+    before = {p: p.stat().st_mtime_ns for p in d.rglob('*') if p.is_file()}
+    r = run('cmadepth-synth', '--out', d, *SYNTH[:-2], '--test-drives', '1', '--seed', '3')
+    assert r.returncode == 1 and len(lines(r)) == 1, r.stderr
+    assert str(d) in r.stderr and 'seed 0 → 3' in r.stderr and '--force' in r.stderr
+    assert {p: p.stat().st_mtime_ns for p in d.rglob('*') if p.is_file()} == before
+    r = run('cmadepth-synth', '--out', d, *SYNTH, '--seed', '3', '--force')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((d / 'manifest.json').read_text())['params']['seed'] == 3
+
+
+# ---------------------------------------------------------------- 4. no stranded starts
+def test_nan_advice_followed_verbatim_starts_the_run(data, tmp_path):
+    runs = tmp_path / 'runs'
+    r = run(*_train(data, runs, 'nan', 'lr=inf', 'max_steps=3'))
+    assert r.returncode == 1 and len(lines(r)) == 1 and 'non-finite' in r.stderr, r.stderr
+    assert 'lower lr= or check the data, then run the same command to resume' in r.stderr
+    assert not list((runs / 'nan').glob('models/weights_*'))
+    r = run(*_train(data, runs, 'nan', 'lr=1e-4', 'max_steps=3'))          # the same command, lr lowered
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'lr: 1e-4' in (runs / 'nan' / 'config.yaml').read_text() or 'lr: 0.0001' in (runs / 'nan' / 'config.yaml').read_text()
+    assert list((runs / 'nan').glob('models/weights_*'))
+    assert len(list((runs / 'nan' / 'tb').glob('events.*'))) == 1          # the failed start's log was replaced, not kept beside
