@@ -146,3 +146,34 @@ def test_results_tables_are_for_people():
         if '| AbsRel |' in header and '| reproduced |' in text:
             assert '| baseline (no network) | layout prior |' in text or re.search(r'\| baseline \(no network\) \| [^|]*\| layout prior \|', text) \
                 or 'layout prior' in text.split(header)[1], f'{md.name}: no layout-prior row'
+
+
+def _legend_and_artists(fig):
+    from matplotlib.container import ErrorbarContainer
+    legend = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    arts = []
+    for ax in fig.axes:
+        arts += [('line', l.get_label()) for l in ax.get_lines()]
+        arts += [('errorbar' if isinstance(c, ErrorbarContainer) else 'bar', c.get_label()) for c in ax.containers]
+    return legend, arts
+
+
+def test_committed_figures_say_what_they_show():
+    """The figures as the committed records draw them: every accuracy figure has a line labelled as the layout prior and
+    error bars labelled ± sd over n seeds, both in its legend; every run's learning curve is labelled as computed on the
+    validation frames and any test-frame baseline beside it says so."""
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    recs = R.load_records(ROOT / 'results', 'quick')
+    for fn in (R.fig_margin, R.fig_cma_layers, R.fig_per_class):
+        fig = fn(recs); legend, arts = _legend_and_artists(fig); plt.close(fig)
+        assert any(k == 'line' and 'layout prior' in l and l in legend for k, l in arts), (fn.__name__, arts)
+        assert any(k in ('errorbar', 'bar') and '± sd' in l and 'n = ' in l and l in legend for k, l in arts), (fn.__name__, arts)
+    for r in R.load_records(ROOT / 'results'):
+        if not r.get('learning_curve'): continue
+        fig = R.plot_record_curve(r); legend, _ = _legend_and_artists(fig); plt.close(fig)
+        assert legend[0].startswith('model, validation Abs Rel (validation frames'), (r['name'], legend)
+        on_test = [l for l in legend[1:] if not l.startswith('model')]
+        curve_base = set((r.get('curve') or {}).get('baselines') or {})
+        assert all('(test frames)' in l or '(validation frames' in l for l in on_test), (r['name'], legend)
+        assert sum('(validation frames' in l for l in on_test) == len(curve_base), (r['name'], legend)
