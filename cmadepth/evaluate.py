@@ -8,7 +8,7 @@ import argparse, os, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
+from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar, writing
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
 from .config import Config, parse_device
@@ -312,57 +312,92 @@ def evaluate_model(source, split:str|None=None, data_path=None, *, depth_net=Non
                 per_image=res.per_image, result=res, disps=disps, gt=gt)
 
 # %% ../nbs/14_evaluate.ipynb #190edaba
-def plot_per_class(per_class_by_variant:dict, metric:str='abs_rel', ax=None, min_images:int=1):
-    "Bar plot of `metric` per Cityscapes class, one colour per variant (dict name → per-class DataFrame; several rows per class, e.g. one per seed, give mean ± sd bars). Returns the Figure."
-    import pandas as pd, seaborn as sns, matplotlib.pyplot as plt
+def _n_text(ns)->str:
+    "'n = 3' or 'n = 2–3' for a collection of counts."
+    ns = sorted({int(n) for n in ns})
+    return f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+
+def plot_per_class(per_class_by_variant:dict, metric:str='abs_rel', ax=None, min_images:int=1, baselines:dict|None=None,
+                   title:str=''):
+    """Bar plot of `metric` per Cityscapes class, one colour per variant (dict name → per-class DataFrame). Several rows
+    per class (one per seed) give bars = their mean and error bars = ± their sd; the legend says so with the number of
+    seeds n. `baselines` (dict label → value, e.g. the layout prior's AbsRel on the same frames) are horizontal lines.
+    Returns the Figure."""
+    import matplotlib.pyplot as plt
     if metric not in METRIC_NAMES: raise ValueError(f"metric={metric!r}: allowed are {', '.join(METRIC_NAMES)}")
-    frames = []
+    stats = {}
     for name, df in per_class_by_variant.items():
         if df is None: continue
         d = df[df['n_images'] >= min_images] if 'n_images' in df else df
-        frames.append(pd.DataFrame({'class': d.index, metric: d[metric].to_numpy(), 'variant': name}))
-    if not frames: raise ValueError("plot_per_class: no per-class table to plot")
-    data = pd.concat(frames, ignore_index=True).dropna(subset=[metric])
-    order = [c for c in CITYSCAPES_CLASSES if c in set(data['class'])] + sorted(set(data['class']) - set(CITYSCAPES_CLASSES))
-    if ax is None: fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(order)), 3.5))
+        g = d[metric].dropna().astype(float).groupby(level=0)
+        if len(g): stats[name] = (g.mean(), g.std(ddof=1), g.count())
+    if not stats: raise ValueError("plot_per_class: no per-class table to plot")
+    classes = set().union(*(set(m.index) for m, _, _ in stats.values()))
+    order = [c for c in CITYSCAPES_CLASSES if c in classes] + sorted(classes - set(CITYSCAPES_CLASSES))
+    if ax is None: fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(order)), 3.6))
     else: fig = ax.figure
-    sns.barplot(data=data, x='class', y=metric, hue='variant', order=order, ax=ax, errorbar='sd')   # several rows per class: mean ± sd
+    x, w = np.arange(len(order)), 0.8 / len(stats)
+    for k, (name, (mean, sd, n)) in enumerate(stats.items()):
+        n = n.reindex(order).fillna(0)
+        several = n.max() > 1
+        label = f"{name}: mean ± sd over seeds ({_n_text(n[n > 0])})" if several else f"{name}: one seed (n = 1), no error bar"
+        ax.bar(x + (k - (len(stats) - 1) / 2) * w, mean.reindex(order).to_numpy(), w, color=f'C{k}', label=label,
+               yerr=sd.reindex(order).fillna(0).to_numpy() if several else None, capsize=2, error_kw=dict(lw=0.8))
+    for k, (name, v) in enumerate((baselines or {}).items()):
+        ax.axhline(float(v), ls=('--', ':', '-.')[k % 3], color='0.25', lw=1, label=str(name))
+    ax.set_xticks(x, order, rotation=60, ha='right')
     ax.set_ylabel(METRIC_TITLES[metric]); ax.set_xlabel('')
-    sns.move_legend(ax, 'upper left', bbox_to_anchor=(1.0, 1.0), title=None, frameon=False)
-    ax.tick_params(axis='x', rotation=60)
-    for t in ax.get_xticklabels(): t.set_ha('right')
+    ax.legend(loc='upper left', bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize='small')
+    if title: ax.set_title(_wrap(title), fontsize='medium')
     fig.tight_layout()
     return fig
 
-def plot_learning_curve(history, baselines=None, metric:str='abs_rel', ax=None):
-    "`metric` against `step` from `history` (DataFrame), with `baselines` (dict name → value, or a DataFrame indexed by name) as horizontal lines."
+def _wrap(text:str, width:int=70)->str:
+    import textwrap
+    return '\n'.join(textwrap.fill(p, width) for p in str(text).split('\n'))
+
+def plot_learning_curve(history, baselines=None, metric:str='abs_rel', ax=None, frames:str='validation',
+                        n_frames:int|None=None, test:dict|None=None, title:str=''):
+    """`metric` against `step` from `history` (DataFrame), computed on the `frames` (`n_frames` of them) that the legend
+    names, with `baselines` (dict name → value, or a DataFrame indexed by name) scored on **those same frames** as
+    horizontal lines. `test` (optional, the final model on other frames): dict(value=, step=, n=, baselines={name: value})
+    — one marker and its own baselines as thin lines, each labelled as on the test frames. Returns the Figure."""
     import pandas as pd, matplotlib.pyplot as plt
     if metric not in METRIC_NAMES: raise ValueError(f"metric={metric!r}: allowed are {', '.join(METRIC_NAMES)}")
     missing = {'step', metric} - set(history.columns)
     if missing: raise ValueError(f"history lacks column(s) {', '.join(sorted(missing))}")
-    if ax is None: fig, ax = plt.subplots(figsize=(6, 3.5))
+    if ax is None: fig, ax = plt.subplots(figsize=(7.2, 3.8))
     else: fig = ax.figure
-    ax.plot(history['step'], history[metric], marker='o', label='model')
+    on = lambda what, n: f"{what} frames" + (f", n = {n}" if n else '')
+    mt = METRIC_TITLES[metric]
+    ax.plot(history['step'], history[metric], marker='o', color='C0', label=f"model, {frames} {mt} ({on(frames, n_frames)})")
+    styles = ['--', ':', '-.']
     if baselines is not None:
         items = baselines[metric].items() if isinstance(baselines, pd.DataFrame) else baselines.items()
-        styles = ['--', ':', '-.']
         for k, (name, v) in enumerate(items):
-            ax.axhline(float(v), ls=styles[k % 3], color=f'C{k + 1}', label=str(name))
-    ax.set_xlabel('step'); ax.set_ylabel(METRIC_TITLES[metric]); ax.legend(fontsize='small')
+            ax.axhline(float(v), ls=styles[k % 3], color=f'C{k + 1}', label=f"{str(name).replace('_', ' ')} ({on(frames, n_frames)})")
+    if test:
+        ax.plot([test['step']], [test['value']], marker='D', ls='none', color='k', label=f"model, test {mt} ({on('test', test.get('n'))})")
+        for k, (name, v) in enumerate((test.get('baselines') or {}).items()):
+            ax.axhline(float(v), ls=styles[k % 3], lw=1.0, color=f'C{k + 1}', alpha=0.8,
+                       label=f"{str(name).replace('_', ' ')} (test frames)")
+    ax.set_xlabel('training step'); ax.set_ylabel(mt)
+    ax.legend(fontsize='x-small', loc='upper left', bbox_to_anchor=(1.0, 1.0), frameon=False)
+    if title: ax.set_title(_wrap(title, 60), fontsize='small')
     fig.tight_layout()
     return fig
 
 def save_figure(fig, path)->Path:
-    "Write `fig` as PNG to `path` atomically (temporary file + rename)."
+    "Write `fig` as PNG to `path` atomically (temporary file + rename), cropped to what is drawn (no clipped title or legend)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
     os.close(fd)
     try:
-        fig.savefig(tmp, format='png', dpi=120)
-        os.replace(tmp, path)
+        with writing(path): fig.savefig(tmp, format='png', dpi=120, bbox_inches='tight'); os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
 
 # %% ../nbs/14_evaluate.ipynb #452cbb61
 def format_table(df)->str:
@@ -372,7 +407,10 @@ def format_table(df)->str:
 
 def _write_csv(df, path):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp'); df.to_csv(tmp); os.replace(tmp, path)
+    tmp = path.with_name(path.name + '.tmp')
+    try:
+        with writing(path): df.to_csv(tmp); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)            # a failed write (full disk) leaves no .tmp
 
 _BASELINES = ('constant', 'layout_prior', 'untrained')
 

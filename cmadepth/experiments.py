@@ -22,7 +22,8 @@ __all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_R
            'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs', 'Experiment',
            'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data', 'code_commit',
            'record_path', 'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'cached_record',
-           'run_experiment', 'load_records', 'run_table', 'SYNTH_DATA', 'ensure_data']
+           'run_experiment', 'load_records', 'run_table', 'plot_record_curve', 'draw_record_curve', 'redraw_curves',
+           'SYNTH_DATA', 'ensure_data']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
@@ -351,18 +352,14 @@ def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bo
                epochs=summary['epochs_done'], steps=summary['steps'], max_steps=cfg.max_steps, train_frames=n_train,
                eval_split=cfg.eval_split, protocol=E.protocol_for_split(cfg.eval_split), n_images=int(m['n_images']),
                metrics=_metrics_dict(m), metrics_improved_gt=improved, baselines=base, per_class=per_class,
-               history=hist, eval_every=eval_every,
+               history=hist, eval_every=eval_every, curve=_curve_info(summary),
                timings=dict(train_seconds=summary['train_seconds'], eval_seconds=eval_seconds, wall_seconds=time.time() - t_start),
                checkpoint=project_relative(ckpts[-1]), hardware=summary['hardware'], device=summary['device'], commit=code_commit(),
                python=platform.python_version(), torch=torch.__version__,
                finished=datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
     path.parent.mkdir(parents=True, exist_ok=True)
-    if hist:
-        import pandas as pd, matplotlib.pyplot as plt
-        fig = E.plot_learning_curve(pd.DataFrame(hist).dropna(subset=['abs_rel']) if 'abs_rel' in pd.DataFrame(hist) else pd.DataFrame(hist),
-                                    {k: v['abs_rel'] for k, v in base.items()})
-        fig.axes[0].set_title(cfg.name, fontsize='small')
-        E.save_figure(fig, path.with_suffix('.png')); plt.close(fig)
+    if any(r.get('abs_rel') is not None for r in hist):
+        draw_record_curve(rec, path.with_suffix('.png'))
         rec['learning_curve'] = path.with_suffix('.png').name
     write_record(rec, results_dir)
     cache.parent.mkdir(parents=True, exist_ok=True); _atomic_write(cache, json.dumps(_clean(rec), indent=1))
@@ -399,3 +396,51 @@ def run_table(records)->'pd.DataFrame':
     rows = [dict(name=r['name'], variant=r['variant'], preset=r['preset'], seed=r['seed'], resolution=r['resolution'],
                  epochs=r['epochs'], steps=r['steps'], **r['metrics']) for r in records]
     return pd.DataFrame(rows)
+
+# %% ../nbs/20_experiments.ipynb #ca13986b
+_FRAMES = {'val': 'validation', 'test': 'test', 'train': 'training'}
+
+def _curve_info(summary:dict)->dict|None:
+    "What a run's learning curve is computed on (from `train`'s summary): subset, number of frames, the baselines on those frames."
+    f = summary.get('curve_frames')
+    if not f: return None
+    return dict(subset=f.get('subset'), n=f.get('n'), of=f.get('of'), baselines=summary.get('curve_baselines'))
+
+def plot_record_curve(rec:dict, metric:str='abs_rel'):
+    """The learning curve of run record `rec`: its `history` (scored during training on the validation frames, `curve`
+    says how many), the baselines on those same frames when the record has them (`curve['baselines']`), and the final
+    test score beside the test frames' baselines — each labelled with the frames it is on. Returns the Figure."""
+    import pandas as pd
+    from cmadepth.config import VARIANT_TITLES
+    from cmadepth.evaluate import plot_learning_curve
+    hist = pd.DataFrame(rec.get('history') or [])
+    if 'step' not in hist or metric not in hist or hist[metric].isna().all():
+        raise ValueError(f"{rec.get('name', 'record')}: no learning curve ({metric} in its history)")
+    curve = rec.get('curve') or {}
+    frames = _FRAMES.get(curve.get('subset') or 'val', str(curve.get('subset')))
+    on_curve = {k: v[metric] for k, v in (curve.get('baselines') or {}).items() if v.get(metric) is not None}
+    test = None
+    if (rec.get('metrics') or {}).get(metric) is not None:
+        test = dict(value=rec['metrics'][metric], step=rec.get('steps') or int(hist.step.max()), n=rec.get('n_images'),
+                    baselines={k: v[metric] for k, v in (rec.get('baselines') or {}).items() if v.get(metric) is not None})
+    v = rec.get('variant')
+    title = f"{rec.get('name')}: {VARIANT_TITLES.get(v, v)}, preset {rec.get('preset')}, {rec.get('resolution')}, seed {rec.get('seed')}"
+    return plot_learning_curve(hist.dropna(subset=[metric]), on_curve or None, metric, frames=frames, n_frames=curve.get('n'),
+                               test=test, title=title)
+
+def draw_record_curve(rec:dict, path)->Path:
+    "`plot_record_curve(rec)` written to `path` (PNG, atomically)."
+    import matplotlib.pyplot as plt
+    from cmadepth.evaluate import save_figure
+    fig = plot_record_curve(rec)
+    try: return save_figure(fig, path)
+    finally: plt.close(fig)
+
+def redraw_curves(results_dir=LOCAL_RESULTS)->list:
+    "Redraw the learning curve of every record under `<results_dir>/runs/` that names one (`learning_curve`), from the record alone — no training. Returns the PNGs."
+    out = []
+    for p in sorted((resolve_path(results_dir)/'runs').glob('*.json')):
+        rec = json.loads(p.read_text())
+        if rec.get('learning_curve'): out.append(draw_record_curve(rec, p.with_name(rec['learning_curve'])))
+    return out
+

@@ -32,7 +32,7 @@ def _registry_calls(preset:str)->list:
     by_nb = {}
     for e in EXPERIMENTS.values(): by_nb.setdefault(e.notebook, []).append(e)
     defaults = method_defaults(preset)
-    all_tables = sorted({t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t} | {'table4'})
+    all_tables = sorted({t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t} | {'table4', 'fig_depth_examples'})
     calls = []
     for nb, es in by_nb.items():
         for vals in itertools.product(*[e.values for e in es]):
@@ -67,7 +67,7 @@ def plan(preset:str='quick', only=None, seeds='', data_path='', use_cache:bool=T
         cached = [c.name for c in cfgs if use_cache and c.name not in seen_before and cached_record(c) is not None]
         mins = 0.0 if reused else sum(_run_minutes(c) for c in cfgs if c.name not in seen_before and c.name not in cached)
         out.append(dict(notebook=nb, params=params, tables=tables, runs=names, reused=reused, cached=cached, minutes=mins))
-    tabulated = ['table2_variants', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1']
+    tabulated = ['table2_variants', 'table3', 'table4', 'table5', 'table6', 'table7', 'fig1', 'fig_depth_examples']
     if only is None or only & {*tabulated, *{t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}}:
         out.append(dict(notebook='tables', params=dict(preset=preset, only=','.join(sorted(only)) if only else ''), tables=tabulated, runs=[], reused=False, minutes=0.3))
     if only is None or 'table1' in only: out.insert(0, dict(notebook='table1_decoder', params={}, tables=['table1'], runs=[], reused=False, minutes=0.2))
@@ -207,7 +207,7 @@ def reproduce_main(argv=None):
     "`cmadepth-reproduce`: regenerate every table of the supplementary into results/ (see the notebook)."
     ap = Parser(prog='cmadepth-reproduce', description='Regenerate the supplementary\'s tables 1–7 into results/ by running the table notebooks with papermill.')
     ap.add_argument('--preset', default='quick', help='quick (default; synthetic, minutes per run) | cpu (synthetic, ≤ ~2 h per run, 2 seeds) | paper (KITTI, needs --data-path and a GPU) | tiny')
-    ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers); the file names of results/ work too (table7_margin, fig_per_class)')
+    ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers), fig_depth_examples; the file names of results/ work too (table7_margin, fig_per_class)')
     ap.add_argument('--seeds', default='', help='seeds per run, e.g. 0,1 (default: the preset\'s)')
     ap.add_argument('--data-path', default='', help='dataset folder (default: data/synthetic, rendered on first use)')
     ap.add_argument('--results-dir', default='results')
@@ -215,7 +215,7 @@ def reproduce_main(argv=None):
     ap.add_argument('--jobs', type=int, default=0, help='training notebooks run at once, each with cores/jobs torch threads '
                     '(default: 1 for the paper preset, else min(4, cores) — two 1-thread runs on 2 cores train 1.28× faster than one 2-thread run)')
     a = ap.parse_args(argv)
-    names = {f'table{i}' for i in range(1, 8)} | {'fig1'} | {t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}
+    names = {f'table{i}' for i in range(1, 8)} | {'fig1', 'fig_depth_examples'} | {t for e in EXPERIMENTS.values() for t in (e.table, e.figure) if t}
     only = [only_name(x.strip()) for x in a.only.split(',') if x.strip()] or None
     bad = [x for x in only or [] if x not in names]
     if bad: ap.error(f"--only: unknown {', '.join(bad)}; allowed are {', '.join(sorted(names))}")

@@ -8,7 +8,7 @@ import json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message, progress_bar
+from .errors import Parser, UserError, command, error_message, progress_bar, writing
 from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
     read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
@@ -821,7 +821,9 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
              progress:bool=True, force:bool=False, road_texture:float=DEFAULTS['road_texture'],
              pitch_sd:float=DEFAULTS['pitch_sd'], moving:bool=DEFAULTS['moving'])->Path:
     """Render `drives` drives of `frames` frames into `out` in the KITTI raw layout (see the notebook for the
-    file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`).
+    file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`); data
+    rendered with other parameters is replaced only with `force` (else one line names the parameters that differ: runs
+    and records made on the old data would otherwise be silently mixed with the new).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
     a complete-looking dataset. An existing `out` is replaced only if it holds a synthetic dataset (a manifest)."""
     out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture, pitch_sd, moving)
@@ -829,6 +831,11 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
     _remove_stale(out)
     old = _read_manifest(out) if out.exists() else None
     if old is not None and old.get('params') == p and not force: return out
+    if old is not None and not force:
+        was = old.get('params') or {}
+        diff = [f"{k} {was.get(k)!r} → {v!r}" for k, v in p.items() if was.get(k) != v]
+        raise FileExistsError(f"{out}: holds synthetic data rendered with other parameters ({'; '.join(diff)}); "
+                              "not replacing it: pass --force (force=True) to render over it, or choose another --out")
     if out.exists() and old is None and any(out.iterdir()):
         raise FileExistsError(f'{out}: exists, is not empty and has no synthetic manifest.json; not overwriting it')
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -879,11 +886,12 @@ def main(argv=None):
     ap.add_argument('--val-drives', type=int, default=DEFAULTS['val_drives']); ap.add_argument('--test-drives', type=int, default=DEFAULTS['test_drives'])
     ap.add_argument('--road-texture', type=float, default=DEFAULTS['road_texture'], help='contrast of extra asphalt wear (0: none)')
     ap.add_argument('--pitch-sd', type=float, default=DEFAULTS['pitch_sd'], help="degrees: sd of each drive's camera pitch (0: level)")
-    ap.add_argument('--static', action='store_true', help='every car and person stands still (default: traffic moves)')
+    ap.add_argument('--static', action='store_true', help='no traffic in the lanes, people stand still (default: traffic moves)')
     ap.add_argument('--workers', type=int, default=1); ap.add_argument('--force', action='store_true')
     a = ap.parse_args(argv)
-    out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers,
-                   force=a.force, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static)
+    with writing(a.out):                 # a full disk names the output folder (the partial rendering is removed)
+        out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers,
+                       force=a.force, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static)
     man = _read_manifest(out)
     print(f"{out}: {man['counts']['frames']} frames, lines {man['counts']['lines']}, {man['bytes'] / 1e6:.1f} MB")
     return out

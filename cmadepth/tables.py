@@ -11,23 +11,36 @@ from .experiments import *
 from .experiments import _atomic_write
 import numpy as np
 from .config import VARIANT_TITLES
-from .evaluate import plot_per_class, save_figure
+from .evaluate import plot_per_class, save_figure, _n_text
 # pandas, matplotlib and seaborn (optional, heavy) are imported where a table or a figure is made.
 
 # %% auto #0
-__all__ = ['PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES', 'TABLES', 'FIGURES',
-           'write_table', 'current_data', 'one_data', 'left_out_warning', 'pooled_sd', 'mark_vs_default',
-           'baseline_rows', 'table2_variants', 'table3', 'table4', 'table5', 'table6', 'table7', 'table_note',
-           'write_tables', 'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class',
-           'keep_other_presets', 'publish_tables']
+__all__ = ['MAX_MD_COLUMNS', 'PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES',
+           'TABLES', 'FIGURES', 'is_accuracy_table', 'write_table', 'current_data', 'one_data', 'left_out_warning',
+           'pooled_sd', 'mark_vs_default', 'baseline_rows', 'with_baselines', 'table2_variants', 'table3', 'table4',
+           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'compact_table', 'example_records',
+           'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class', 'fig_depth_examples',
+           'fig_default_run_examples', 'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
-def write_table(df, path_stem, title:str='', note:str='')->tuple:
-    "Write `df` to `<stem>.csv` and `<stem>.md` (title, note, markdown table); each file via a temporary name."
+MAX_MD_COLUMNS = 12   # a table for people; the .csv keeps every column
+
+def is_accuracy_table(df)->bool:
+    "A table of depth accuracy: rows by `source` with AbsRel (Tables 2-variants, 3–7): written compact (`compact_table`, below)."
+    return 'source' in df and 'abs_rel' in df
+
+def write_table(df, path_stem, title:str='', note:str='', columns=None)->tuple:
+    """Write `df` to `<stem>.csv` (every column: for machines) and `<stem>.md` (for people: title, note and at most
+    `MAX_MD_COLUMNS` columns — `compact_table(df)` for an accuracy table, else `columns` of `df`, else `df`), each via a
+    temporary name. A wider people's table is refused (pass `columns`)."""
     path_stem = Path(path_stem); path_stem.parent.mkdir(parents=True, exist_ok=True)
     csv, md = path_stem.with_suffix('.csv'), path_stem.with_suffix('.md')
+    view = df[list(columns)] if columns is not None else (compact_table(df) if is_accuracy_table(df) else df)
+    if view.shape[1] > MAX_MD_COLUMNS:
+        raise ValueError(f"{md}: {view.shape[1]} columns; a table for people has at most {MAX_MD_COLUMNS} (give write_table columns=...)")
+    if view.shape[1] < df.shape[1]: note = (note + ' ' if note else '') + f"Every column (all metrics, their sd, provenance): `{csv.name}`."
     _atomic_write(csv, df.to_csv(index=False))
-    text = (f"# {title}\n\n" if title else '') + (f"{note}\n\n" if note else '') + _to_markdown(df) + '\n'
+    text = (f"# {title}\n\n" if title else '') + (f"{note}\n\n" if note else '') + _to_markdown(view) + '\n'
     _atomic_write(md, text)
     return csv, md
 
@@ -126,8 +139,8 @@ def mark_vs_default(repro, is_default, metric:str='abs_rel', k:float=2.0):
     """Per reproduced row: '' for the default row, else whether |mean − default mean| of `metric` exceeds `k`× the pooled sd
     of the two rows (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'n<2' when a row has a single seed."""
     out = []
-    d = repro[is_default]
     for i, r in repro.iterrows():
+        d = repro[is_default & (repro.preset == r.preset)] if 'preset' in repro else repro[is_default]   # the same preset's default
         if not len(d) or bool(is_default.loc[i]): out.append('default' if len(d) else ''); continue
         r0 = d.iloc[0]; sp = pooled_sd(r, r0, metric)
         if sp is None: out.append('n<2'); continue
@@ -172,6 +185,20 @@ def baseline_rows(records, names=('layout_prior', 'constant')):
                 rows.append(dict(source=BASELINE_SOURCE, method=name.replace('_', ' '), **rs[0]['baselines'][name], preset=p, dataset=r0['dataset'], data=record_data(r0),
                                  resolution=r0['resolution'], n=1))
     return pd.DataFrame(rows)
+
+def with_baselines(df, records):
+    """`df` (an accuracy table) with the baseline rows — the layout prior and the constant depth scored on the same test
+    frames as its runs (`baseline_rows` of the records its rows come from, `df.attrs['records']`) — unless it has them."""
+    import pandas as pd
+    if not len(df) or (df.source == BASELINE_SOURCE).any() or not (df.source == 'reproduced').any(): return df
+    used = set(df.attrs.get('records') or ())
+    rs = [r for r in records if r.get('name') in used] if used else records
+    base = baseline_rows(rs)
+    if not len(base): return df
+    attrs = dict(df.attrs)
+    out = pd.concat([df, base[[c for c in base.columns if c in df.columns or c == 'method']]], ignore_index=True)
+    out.attrs.update(attrs)
+    return out
 
 COST_COLS = ['train_time_ratio', 'memory_ratio', 'inference_ratio']
 
@@ -251,18 +278,19 @@ def table7(records):
     if len(repro): _mark(repro, repro.margin == repro.preset.map(lambda p: default_value('m', p)))
     return _with_data(_assemble(p, repro, ['margin', 'abs_rel', 'sq_rel', 'a1']), rs, left)
 
-VS_DEFAULT_NOTE = ("vs_default: whether a row's mean AbsRel differs from the default row's (the full method at the preset's defaults) "
-                   "by more than twice the pooled sd of their seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)); 'within 2·sd' means the "
-                   "seeds cannot tell the two apart.")
+VS_DEFAULT_NOTE = ("AbsRel and δ<1.25: mean ± sd over the n seeds. Δ AbsRel: the row minus the default row of its source and preset "
+                   "(the full method at the preset's defaults; baselines against the reproduced default); beyond 2 sd: whether |Δ| "
+                   "exceeds twice the pooled sd of the two rows' seeds (sd_p² = ((n₁−1)s₁² + (n₂−1)s₂²)/(n₁+n₂−2)) — "
+                   "'no' means the seeds cannot tell the two apart. `baseline (no network)`: one depth map for every test image, "
+                   "scored like a prediction on the same frames (the layout prior: the per-pixel median depth of the training frames).")
 TABLE_NOTES = {
-    2: "The variants of the supplementary's Table 2 trained with the same preset and seeds. paper_*: the supplementary's cost "
-       "ratios to Monodepth2 (training time, GPU memory × GPUs, inference time); this code's measured costs are in "
-       "table2_cost.md. `baseline (no network)`: one depth map for every test image, scored like a prediction on the same "
-       "frames — the layout prior is the per-pixel median depth of the training frames; only below it is depth read from the image.",
+    2: "The variants of the supplementary's Table 2 trained with the same preset and seeds. The paper's Table 2 reports their "
+       "costs, not their accuracy: its ratios are in the .csv (paper_*), this code's measured costs in table2_cost.md.",
     3: "Paper: 320×1024 with K = 7. Reproduced: 5/3 of the preset's resolution (rounded to multiples of 32) with K = 7.",
     4: "Paper: 652 Eigen test frames with the improved ground truth, no crop, the 192×640 models. Reproduced: the same model(s) "
        "re-scored without re-training — KITTI: split eigen_benchmark; synthetic data: the test split's dense ground truth without "
-       "crop or depth cap (the eigen_benchmark masking).",
+       "crop or depth cap (the eigen_benchmark masking). The baselines' rows are scored under the standard test protocol on the "
+       "same frames (the records hold no improved-ground-truth baseline).",
     5: "On the synthetic data, `alternative` is the renderer's second, differently degraded pseudo-label set (segmentation_alt/).",
     6: "Paper layers l: 0 = deepest (stride 16) … 4 = full resolution; the method uses 0,1,2.",
     7: f"m: the SGT margin (method default {default_value('m', 'paper'):g}).",
@@ -298,7 +326,8 @@ def table_note(df)->str:
         seeds = 'single seed' if hi == 1 else (f'mean ± sd over {hi} seeds' if lo == hi else f'{lo}–{hi} seeds per row (n), mean ± sd where n > 1')
         parts.append(f"preset `{p}` ({g.dataset.iloc[0]}, {', '.join(sorted(set(g.resolution)))}, {g.epochs.iloc[0]} epochs / "
                      f"{int(g.steps.max())} steps, " + seeds + ')')
-    return ("Rows marked `paper (reported)` are the supplementary's numbers (KITTI). Rows marked `reproduced` were computed "
+    paper = "Rows marked `paper (reported)` are the supplementary's numbers (KITTI). " if (df.source == PAPER_SOURCE).any() else ''
+    return (paper + "Rows marked `reproduced` were computed "
             "by this code: " + '; '.join(parts) + ". Synthetic-data numbers are not comparable with KITTI's in absolute terms."
             + _data_note(df))
 
@@ -307,10 +336,63 @@ def write_tables(records, out_dir=LOCAL_RESULTS, only=None)->dict:
     out = {}
     for n, (stem, fn, title) in TABLES.items():
         if only is not None and n not in only: continue
-        df = fn(records); out[n] = df
+        df = with_baselines(fn(records), records); out[n] = df
         if w := left_out_warning(df, stem): print(w, file=sys.stderr)
         write_table(df, resolve_path(out_dir)/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
     return out
+
+# %% ../nbs/21_tables.ipynb #c9b3cb0c
+def _pm(m, sd, digits:int=3)->str:
+    import pandas as pd
+    if m is None or pd.isna(m): return ''
+    return f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None and not pd.isna(sd) else '')
+
+def _row_keys(df)->list:
+    "The columns that say what a row is (between `source` and the first metric)."
+    first = next(i for i, c in enumerate(df.columns) if c in METRIC_COLS)
+    return [c for c in df.columns[1:first] if df[c].notna().any()]
+
+def _default_mask(df, keys):
+    "Per row: is it its source's default row? Reproduced: `vs_default == 'default'`; paper: the row whose keys equal the reproduced default's."
+    import pandas as pd
+    rep = df.source == 'reproduced'
+    is_def = (df.get('vs_default', pd.Series([None] * len(df), index=df.index)) == 'default') & rep
+    d = df[is_def]
+    pap = df.source == PAPER_SOURCE
+    if len(d) and pap.any():
+        same = [k for k in keys if k != 'method' and k in df and df.loc[pap, k].notna().any()]
+        m = pap.copy()
+        for k in same: m &= df[k].astype(str).str.lower() == str(d.iloc[0][k]).lower()
+        if 'method' in keys: m &= df['method'].astype(str).str.contains('ours|FSRE', case=False, regex=True)
+        if m.sum() == 1: is_def |= m
+    return is_def
+
+def compact_table(df, metric:str='abs_rel')->'pd.DataFrame':
+    """The people's view of an accuracy table (see above): ≤ 12 columns; the numbers are the full table's."""
+    import pandas as pd
+    keys = _row_keys(df)
+    is_def = _default_mask(df, keys)
+    out = pd.DataFrame({'source': df.source})
+    for k in keys: out[k] = df[k]
+    if keys and keys[0] != 'method' and 'method' in df:         # a baseline is named in the first key column
+        base = df.source == BASELINE_SOURCE
+        out[keys[0]] = out[keys[0]].astype(object); out.loc[base, keys[0]] = df.loc[base, 'method']
+    out['AbsRel'] = [_pm(m, s) for m, s in zip(df[metric], df.get(metric + '_sd', pd.Series([None] * len(df), index=df.index)))]
+    if 'a1' in df: out['δ<1.25'] = [_pm(m, s) for m, s in zip(df['a1'], df.get('a1_sd', pd.Series([None] * len(df), index=df.index)))]
+    out['n'] = [int(n) if n is not None and not pd.isna(n) and s != PAPER_SOURCE else None for n, s in zip(df.get('n', [None] * len(df)), df.source)]
+    deltas, marks = [], []
+    for i, r in df.iterrows():
+        src = PAPER_SOURCE if r.source == PAPER_SOURCE else 'reproduced'     # baselines: against the reproduced default
+        d = df[is_def & (df.source == src) & ((df.preset == r.preset) if src != PAPER_SOURCE else True)]
+        if not len(d) or pd.isna(r[metric]): deltas.append(''); marks.append(''); continue
+        if bool(is_def.loc[i]): deltas.append('default'); marks.append(''); continue
+        deltas.append(f"{r[metric] - d.iloc[0][metric]:+.3f}")
+        v = str(r.get('vs_default') or '')
+        marks.append('yes' if '>' in v else 'no' if v.startswith('within') else 'n<2' if v.startswith('n<2') else '')
+    out[f'Δ {METRIC_TITLES.get(metric, metric)} vs default'] = deltas
+    out['beyond 2 sd'] = marks
+    out['preset'] = df.preset
+    return out.reset_index(drop=True)
 
 # %% ../nbs/21_tables.ipynb #7f33f4a2
 def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
@@ -341,42 +423,186 @@ def example_records(preset:str='cpu', seeds=(0, 1), rng_seed:int=0)->list:
     return out
 
 # %% ../nbs/21_tables.ipynb #9fa43752
-def fig_ablation(table, key:str, metric:str='abs_rel', title:str=''):
-    "Two panels, paper (reported) and reproduced: `metric` against the ablated parameter `key` (error bars: seed spread)."
-    import matplotlib.pyplot as plt, seaborn as sns
-    parts = [(s, table[table.source == s]) for s in (PAPER_SOURCE, 'reproduced')]
-    parts = [(s, d) for s, d in parts if len(d)]
-    fig, axes = plt.subplots(1, len(parts), figsize=(4 * len(parts), 3.2), squeeze=False)
-    for ax, (s, d) in zip(axes[0], parts):
-        x = d[key].astype(str)
-        sns.pointplot(x=x, y=d[metric].astype(float), ax=ax, color='C0' if s == PAPER_SOURCE else 'C1', markers='o')
-        sd = d.get(metric + '_sd')
-        if sd is not None and sd.notna().any():
-            ax.errorbar(range(len(d)), d[metric].astype(float), yerr=sd.fillna(0).astype(float), fmt='none', ecolor='C1', capsize=3)
-        label = s if s == PAPER_SOURCE else f"reproduced ({', '.join(sorted(set(d.preset)))})"
-        ax.set_title(label, fontsize='small'); ax.set_xlabel(key); ax.set_ylabel(METRIC_TITLES.get(metric, metric))
-    if title: fig.suptitle(title)
+def _wrap(text:str, width:int=70)->str:
+    import textwrap
+    return '\n'.join(textwrap.fill(p, width) for p in str(text).split('\n'))
+
+def _prior_rows(table):
+    "The layout-prior rows of an accuracy table (`with_baselines`), one per preset."
+    if 'source' not in table or 'method' not in table: return table.iloc[0:0]
+    return table[(table.source == BASELINE_SOURCE) & (table['method'].astype(str) == 'layout prior')]
+
+def fig_ablation(table, key:str, metric:str='abs_rel', title:str='', xlabel:str=''):
+    """The paper's and the reproduced `metric` against the ablated parameter `key`, in two panels sharing the x axis:
+    the paper's rows above (KITTI, one value per row), the reproduced rows below (each panel on its own y scale, so both
+    are readable). A reproduced point is the mean over its seeds, the error bar ± their sd; the legend says so with n, and
+    n stands beside each point; one series per preset. The layout prior scored on the same test frames (the table's
+    baseline rows, `with_baselines`) is a dashed line per preset."""
+    import matplotlib.pyplot as plt
+    src = table['source'] if 'source' in table else None
+    paper = table[src == PAPER_SOURCE] if src is not None else table.iloc[0:0]
+    rep = table[src == 'reproduced'] if src is not None else table.iloc[0:0]
+    prior = _prior_rows(table)
+    panels = [(s, d) for s, d in ((PAPER_SOURCE, paper), ('reproduced', rep)) if len(d)]
+    if not panels: raise ValueError(f"fig_ablation: no paper or reproduced row of {key}")
+    values = list(dict.fromkeys(str(v) for d in (paper, rep) for v in d[key]))   # the paper's order, then values it lacks
+    pos = {v: i for i, v in enumerate(values)}
+    mt = METRIC_TITLES.get(metric, metric)
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False, figsize=(6.4, 0.8 + 2.5 * len(panels)))
+    for ax, (s, d) in zip(axes[:, 0], panels):
+        if s == PAPER_SOURCE:
+            ax.plot([pos[str(v)] for v in d[key]], d[metric].astype(float), 'o-', color='C0', label='paper: one value per row (no seeds reported)')
+            ax.set_title('paper (reported), KITTI', fontsize='small', loc='left')
+        else:
+            presets = list(dict.fromkeys(d['preset'].astype(str)))
+            for k, p in enumerate(presets):
+                dp = d[d['preset'].astype(str) == p]
+                order = np.argsort([pos[str(v)] for v in dp[key]], kind='stable'); dp = dp.iloc[order]
+                x = np.array([pos[str(v)] for v in dp[key]], float) + (k - (len(presets) - 1) / 2) * 0.12
+                y = dp[metric].astype(float).to_numpy()
+                n = dp['n'].fillna(1).astype(int).to_numpy() if 'n' in dp else np.ones(len(dp), int)
+                sd = dp[metric + '_sd'].astype(float).fillna(0).to_numpy() if metric + '_sd' in dp else np.zeros(len(dp))
+                c, several = f'C{k + 1}', n.max() > 1
+                label = f"{p}: mean ± sd over seeds ({_n_text(n)})" if several else f"{p}: one seed (n = 1), no error bar"
+                ax.errorbar(x, y, yerr=sd if several else None, fmt='o-', color=c, capsize=3, label=label)
+                for xi, yi, ni in zip(x, y, n):
+                    ax.annotate(f"n={ni}", (xi, yi), xytext=(5, -11), textcoords='offset points', fontsize='x-small', color=c)
+                for _, b in prior[prior['preset'].astype(str) == p].iterrows():
+                    ax.axhline(float(b[metric]), ls='--', lw=1, color=c, label=f"layout prior ({p}, same test frames)")
+            data = ', '.join(sorted(set(d['dataset'].astype(str)))) if 'dataset' in d else ''
+            ax.set_title(f"reproduced ({data} data)" if data else 'reproduced', fontsize='small', loc='left')
+        ax.set_ylabel(mt)
+        ax.legend(fontsize='x-small', loc='upper left', bbox_to_anchor=(1.01, 1.0), frameon=False)
+    axes[-1, 0].set_xticks(range(len(values)), values)
+    axes[-1, 0].set_xlim(-0.5, len(values) - 0.5)
+    axes[-1, 0].set_xlabel(xlabel or key)
+    if title: fig.suptitle(_wrap(title), fontsize='medium')
     fig.tight_layout()
     return fig
 
-def fig_margin(records, metric:str='abs_rel'): return fig_ablation(table7(records), 'margin', metric, 'SGT margin m (Table 7)')
-def fig_cma_layers(records, metric:str='abs_rel'): return fig_ablation(table6(records), 'cma_layers', metric, 'CMA layers (Table 6)')
+def fig_margin(records, metric:str='abs_rel'):
+    return fig_ablation(with_baselines(table7(records), records), 'margin', metric, 'SGT margin m (supplementary Table 7)', 'SGT margin m')
 
-def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:str='abs_rel'):
-    "Per-class `metric` of the standard-resolution runs of `variants` at the method's defaults: bars = mean over seeds, error bars = their sd (supplementary Fig. 1)."
+def fig_cma_layers(records, metric:str='abs_rel'):
+    return fig_ablation(with_baselines(table6(records), records), 'cma_layers', metric, 'CMA layers (supplementary Table 6)',
+                        'decoder layers l with CMA (0 = deepest)')
+
+def fig_per_class(records, variants=('monodepth2', 'semantics', 'full'), metric:str='abs_rel', preset:str|None=None):
+    """Per-class `metric` of the standard-resolution runs of `variants` at the method's defaults (supplementary Fig. 1), of
+    one preset (default: the one with the most such runs): bars = mean over seeds, error bars ± their sd (n in the
+    legend); the layout prior's `metric` over all pixels of the same test frames as a dashed line."""
     import pandas as pd
-    by = {}
+    cand = {}
     for v in variants:
         rs, _ = one_data(records, [r for r in records if r['variant'] == v and r.get('per_class') and _std(r, cma_layers=None)], 'fig_per_class')
-        rs = sorted(rs, key=lambda r: r['seed'])
-        n = len(rs)
-        if rs: by[f"{VARIANT_TITLES.get(v, v)} (n={n})"] = pd.concat([pd.DataFrame.from_dict(r['per_class'], orient='index').astype(float) for r in rs])
+        for r in rs: cand.setdefault(r['preset'], []).append(r)
+    if preset is None and cand: preset = max(cand, key=lambda p: (len(cand[p]), max(str(r.get('finished') or '') for r in cand[p])))
+    rs_all = cand.get(preset, [])
+    by = {}
+    for v in variants:
+        rs = sorted((r for r in rs_all if r['variant'] == v), key=lambda r: r['seed'])
+        if rs: by[VARIANT_TITLES.get(v, v)] = pd.concat([pd.DataFrame.from_dict(r['per_class'], orient='index').astype(float) for r in rs])
     if not by: raise ValueError(f"fig_per_class: no record with per-class metrics for variants {', '.join(variants)}")
-    return plot_per_class(by, metric)
+    priors = [r['baselines']['layout_prior'][metric] for r in rs_all if (r.get('baselines') or {}).get('layout_prior')]
+    base = {f"layout prior, all pixels ({preset}, same test frames)": priors[0]} if priors else None
+    r0 = rs_all[0]
+    frames = f", {r0['n_images']} test frames" if r0.get('n_images') else ''
+    title = f"Per-class {METRIC_TITLES.get(metric, metric)} (supplementary Fig. 1): preset {preset}, {r0.get('dataset')} data{frames}"
+    return plot_per_class(by, metric, baselines=base, title=title)
+
+
+# %% ../nbs/21_tables.ipynb #a712914f
+def _example_source(source)->tuple:
+    """(record or None, weights folder) of a run record (dict or its .json), a run folder (`runs/<name>`, its newest
+    checkpoint and local `record.json`) or a weights folder."""
+    from cmadepth.train import checkpoint_dirs
+    rec = source if isinstance(source, dict) else None
+    if rec is None:
+        p = resolve_path(source)
+        if p.suffix == '.json':
+            try: rec = json.loads(p.read_text())
+            except (OSError, ValueError) as e: raise ValueError(f"{p}: not a readable run record ({e})") from None
+        elif (p/'models').is_dir():
+            ck = checkpoint_dirs(p)
+            if not ck: raise ValueError(f"{p}: a run folder without a complete checkpoint")
+            rec = json.loads((p/'record.json').read_text()) if (p/'record.json').exists() else None
+            return rec, ck[-1]
+        elif p.is_dir(): return None, p
+        else: raise ValueError(f"{p}: neither a run record, a run folder nor a weights folder")
+    ck = resolve_path(rec.get('checkpoint') or '')
+    if not rec.get('checkpoint') or not ck.is_dir():
+        raise ValueError(f"{rec.get('name')}: its checkpoint {rec.get('checkpoint')} is not on this machine (run folders are local; "
+                         f"the main job trains it)")
+    return rec, ck
+
+def fig_depth_examples(source, n:int=4, device='cpu'):
+    """Predicted depth for `n` test frames (spread evenly over the test split) of a run — a record (dict or .json), a run
+    folder or a weights folder — beside the ground truth and the layout prior: one row per frame (image, ground truth,
+    prediction, layout prior), the prediction and the prior median-scaled to the frame's ground truth as the evaluation
+    does, each with its AbsRel on that frame; one depth colour scale per row. Returns the Figure."""
+    import torch, matplotlib.pyplot as plt
+    from cmadepth.config import parse_device
+    from cmadepth.checkpoints import load_model
+    from cmadepth.loader import make_loader
+    from cmadepth.train import strided_loader, strided_indices
+    from cmadepth.kitti import load_gt_depths
+    from cmadepth.evaluate import (predict_disparities, evaluate_predictions, layout_prior, load_train_gt_depths,
+                                   protocol_for_split, resize_map, eval_mask, MIN_DEPTH, MAX_DEPTH)
+    rec, weights = _example_source(source)
+    cfg, net, _ = load_model(weights, parse_device(device, 'device='))
+    if rec and rec.get('data_path'): cfg = cfg.replace(data_path=str(resolve_path(rec['data_path'])))
+    split = cfg.eval_split; protocol = protocol_for_split(split)
+    gt_all = load_gt_depths(cfg.data_path, split)
+    idx = strided_indices(len(gt_all), n)
+    loader = strided_loader(make_loader(cfg, 'test', augment=False, shuffle=False, batch_size=max(1, len(idx))), len(idx))
+    images = torch.cat([b.image for b in loader]).permute(0, 2, 3, 1).clamp(0, 1).numpy()
+    disps = predict_disparities(net, cfg, split, loader=loader, device=device, progress=False)
+    gts = [np.asarray(gt_all[i], np.float32) for i in idx]
+    model = evaluate_predictions(disps, gts, protocol).per_image
+    train_gt = load_train_gt_depths(cfg.data_path, cfg.split)
+    prior_map = layout_prior(train_gt) if train_gt else None
+    prior = evaluate_predictions([1.0 / prior_map] * len(gts), gts, protocol).per_image if prior_map is not None else None
+    cols = ['image', 'ground truth', 'prediction'] + (['layout prior'] if prior is not None else [])
+    h, w = gts[0].shape
+    cmap = plt.get_cmap('magma_r').copy(); cmap.set_bad('0.8')           # grey: no ground truth
+    fig, axes = plt.subplots(len(idx), len(cols), squeeze=False, figsize=(3.0 * len(cols) + 0.8, 0.55 + len(idx) * (3.0 * h / w + 0.6)))
+    for row, i in enumerate(idx):
+        gt = gts[row]; mask = eval_mask(gt, protocol)
+        lo, hi = np.percentile(gt[mask], [2, 98]) if mask.any() else (gt.min(), gt.max())
+        show = dict(cmap=cmap, vmin=lo, vmax=hi, interpolation='nearest', aspect='auto')
+        ax = axes[row]
+        ax[0].imshow(images[row], aspect='auto'); ax[0].set_title(f"test frame {i}", fontsize='small')
+        ax[1].imshow(np.ma.masked_where(~mask, gt), **show); ax[1].set_title('ground truth (grey: none)', fontsize='small')
+        d = model.loc[row]
+        ax[2].imshow(np.clip(d['ratio'] / resize_map(disps[row], gt.shape), MIN_DEPTH, MAX_DEPTH), **show)
+        ax[2].set_title(f"prediction, AbsRel {d['abs_rel']:.3f}", fontsize='small')
+        if prior is not None:
+            p = prior.loc[row]
+            im = ax[3].imshow(np.clip(p['ratio'] * resize_map(prior_map, gt.shape), MIN_DEPTH, MAX_DEPTH), **show)
+            ax[3].set_title(f"layout prior, AbsRel {p['abs_rel']:.3f}", fontsize='small')
+        else: im = ax[2].images[0]
+        for a in ax: a.set_xticks([]); a.set_yticks([])
+        fig.colorbar(im, ax=list(ax), fraction=0.025, pad=0.01).set_label('depth (m)', fontsize='x-small')
+    name = (rec or {}).get('name') or cfg.name
+    fig.suptitle(_wrap(f"{name}: {len(idx)} of {len(gt_all)} test frames; prediction and layout prior median-scaled to each "
+                       f"frame's ground truth (as the evaluation does), AbsRel on that frame", 90), fontsize='small')
+    return fig
+
+def fig_default_run_examples(records, n:int=4):
+    "`fig_depth_examples` of the default run (the full method at its defaults, lowest seed) of the preset with the newest records whose checkpoint is on this machine."
+    cand = [r for r in records if r.get('variant') == 'full' and _std_full(r) and r.get('checkpoint') and resolve_path(r['checkpoint']).is_dir()]
+    cur = current_data(records)
+    cand = [r for r in cand if record_data(r) == cur.get(r.get('preset'))]
+    if not cand: raise ValueError("no default run with its checkpoint on this machine (run folders are local; the main job trains them)")
+    r = sorted(cand, key=lambda r: (str(r.get('finished') or ''), -int(r.get('seed', 0))))[-1]
+    same = sorted((x for x in cand if x['preset'] == r['preset']), key=lambda x: x['seed'])
+    return fig_depth_examples(same[0], n)
+
 
 # %% ../nbs/21_tables.ipynb #59c0a8a1
 FIGURES = {'fig_margin': (fig_margin, ('fig_margin', 'table7')), 'fig_cma_layers': (fig_cma_layers, ('fig_cma_layers', 'table6')),
-           'fig_per_class': (fig_per_class, ('fig1', 'table2_variants'))}
+           'fig_per_class': (fig_per_class, ('fig1', 'table2_variants')),
+           'fig_depth_examples': (fig_default_run_examples, ('fig_depth_examples', 'table2_variants'))}
 
 def keep_other_presets(df, csv, preset:str):
     "`df` (a table of `preset`'s records) plus the reproduced rows of other presets already in `csv`: one preset's run never removes another's rows."
@@ -404,7 +630,7 @@ def publish_tables(records, results_dir=LOCAL_RESULTS, only=None, preset=None)->
         tables = {}
         for n, (stem, fn, title) in TABLES.items():
             if not want(f'table{n}', stem): continue
-            df = fn(records)
+            df = with_baselines(fn(records), records)
             if preset not in (None, 'all'): attrs = dict(df.attrs); df = keep_other_presets(df, out/f'{stem}.csv', preset); df.attrs.update(attrs)
             tables[n] = df
             if w := left_out_warning(df, stem): print(w, file=sys.stderr)
@@ -412,7 +638,7 @@ def publish_tables(records, results_dir=LOCAL_RESULTS, only=None, preset=None)->
         for name, (fn, keys) in FIGURES.items():
             if not want(*keys): continue
             try: fig = fn(records)
-            except ValueError as e: print(f"{name} skipped: {e}"); continue
+            except (ValueError, OSError) as e: print(f"{name} skipped: {e}"); continue   # e.g. no checkpoint here
             save_figure(fig, stage/f'{name}.png'); plt.close(fig)
         written = {}
         for p in sorted(stage.iterdir()): os.replace(p, out/p.name); written[p.name] = out/p.name

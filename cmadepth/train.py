@@ -4,7 +4,8 @@
 
 # %% ../nbs/13_train.ipynb #0b63aafe
 from __future__ import annotations
-import argparse, errno, json, math, os, platform, random, shutil, subprocess, sys, time, warnings
+import argparse, errno, fcntl, json, math, os, platform, random, shutil, subprocess, sys, time, warnings
+from contextlib import contextmanager
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +30,12 @@ from .model import DepthNet, PoseNet, batch_poses
 # Imported where used: tensorboard (optional, heavy) and torch.distributed.nn (only CPU processes under torchrun need it).
 
 # %% auto #0
-__all__ = ['cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
+__all__ = ['LOCK_FILE', 'cli', 'seed_everything', 'resolve_device', 'git_commit', 'hardware', 'DistInfo', 'init_distributed',
            'CPUSyncBatchNorm', 'convert_sync_batchnorm', 'build_training', 'milestone_steps', 'load_init_weights',
-           'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'checkpoint_dirs', 'save_checkpoint',
-           'prune_checkpoints', 'load_checkpoint', 'run_dir_of', 'config_differences', 'load_newest_checkpoint',
-           'strided_indices', 'strided_loader', 'curve_frames', 'curve_baselines', 'ensure_synthetic_data', 'init_of',
-           'train', 'parse_args', 'confirm_restart', 'main']
+           'NonFiniteLoss', 'forward_losses', 'train_step', 'validate', 'run_lock', 'checkpoint_dirs',
+           'save_checkpoint', 'prune_checkpoints', 'load_checkpoint', 'run_dir_of', 'config_differences',
+           'load_newest_checkpoint', 'strided_indices', 'strided_loader', 'curve_frames', 'curve_baselines',
+           'ensure_synthetic_data', 'init_of', 'train', 'parse_args', 'confirm_restart', 'main']
 
 # %% ../nbs/13_train.ipynb #0cb529bf
 def seed_everything(seed:int):
@@ -211,6 +212,35 @@ def validate(cfg:Config, loader, depth_net, pose_net, device, max_batches:int|No
     return res
 
 # %% ../nbs/13_train.ipynb #67f0b495
+LOCK_FILE = '.lock'
+
+@contextmanager
+def run_lock(run_dir):
+    """Hold an exclusive lock on `run_dir` (`fcntl.flock` on `<run_dir>/.lock`) for the whole block: one process per run.
+    The kernel releases a flock when its holder exits, however it exits (a crash, `kill -9`), so a lock left by a dead
+    process never blocks; the file only records the holder's pid for the message. A second process refuses at once
+    with one line naming the folder and the holder. A folder made only for the lock (a start that failed its checks) is
+    removed again: a refused start writes nothing."""
+    run_dir = Path(run_dir); created = [p for p in (run_dir, *run_dir.parents) if not p.exists()]   # made here: removed if unused
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir/LOCK_FILE
+    fd, locked = os.open(path, os.O_RDWR | os.O_CREAT, 0o644), False
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); locked = True
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors='replace').split()
+            raise UserError(f"{run_dir}: this run is already being trained by process {holder[0] if holder else '(unknown pid)'}; "
+                            "wait for it to finish (or stop it), or choose another name=") from None
+        os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()} {platform.node()}\n".encode(), 0)
+        yield path
+    finally:
+        if locked and created and [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
+            path.unlink(missing_ok=True)
+            for p in created:
+                try: p.rmdir()
+                except OSError: break
+        os.close(fd)                   # closing the descriptor releases the lock
+
 def checkpoint_dirs(run_dir)->list:
     "Complete epoch checkpoints of a run, oldest first."
     d = Path(run_dir)/'models'
@@ -345,14 +375,24 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     the image-independent baselines on the very same frames (`curve_baselines`). `on_step(step, depth_net, pose_net)`
     is called after every step (tests use it to interrupt a run). `keep_checkpoints` > 0 keeps only the newest that many
     epoch checkpoints and the best one (0: all). Nothing is written before the configuration and the data pass their checks.
-    Returns the run's summary."""
+    Returns the run's summary.
+
+    One process per run: the run folder is locked (`run_lock`) while it trains. A run without a checkpoint has not
+    started: its `config.yaml` (and TensorBoard log) from a failed start are replaced, so the same command with a
+    corrected option (e.g. a lower `lr=` after a non-finite loss) starts it."""
     cfg.validate()
     check_network_size(cfg.height, cfg.width)
     device = resolve_device(cfg)
     info = init_distributed(device)
     run_dir = run_dir_of(cfg)
+    with (run_lock(run_dir) if info.main else nullcontext()):
+        return _train_locked(cfg, resume, progress, eval_every, val_batches, on_step, keep_checkpoints, device, info, run_dir)
+
+def _train_locked(cfg, resume, progress, eval_every, val_batches, on_step, keep_checkpoints, device, info, run_dir)->dict:
+    "The body of `train`, run while this process holds the run folder's lock."
     saved = run_dir/'config.yaml'
-    if info.main and saved.exists() and resume:          # checked before anything is written
+    started = bool(checkpoint_dirs(run_dir))              # a folder without a checkpoint is a start that failed: not a run yet
+    if info.main and saved.exists() and resume and started:   # checked before anything is written
         diff = config_differences(Config.load(saved), cfg)
         if diff: raise UserError(f"{saved} holds a different configuration ({'; '.join(diff)}); "
                                  f"choose another name=, or --restart --yes to start this run over")
@@ -381,6 +421,7 @@ def train(cfg:Config, resume:bool=True, progress:bool=True, eval_every:int=0, va
     if info.main:                         # the options, the data and the checkpoint passed their checks: now the run folder is written
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume and (run_dir/'models').exists(): shutil.rmtree(run_dir/'models')
+        if state['step'] == 0 and (run_dir/'tb').exists(): shutil.rmtree(run_dir/'tb')   # a failed start's log: this start replaces it
         cfg.save(saved)
     writer = None
     if info.main:

@@ -33,13 +33,13 @@ def stderr_lines(r):
 
 
 def snapshot(*roots):
-    "path → (size, mtime) of every file under `roots` (a missing root is an empty snapshot)."
+    "path → (size, mtime) of every file under `roots` (a missing root is an empty snapshot; a run's `.lock` is bookkeeping: each start records its pid there)."
     out = {}
     for root in map(Path, roots):
         if root.is_file(): out[str(root)] = (root.stat().st_size, root.stat().st_mtime_ns)
         elif root.exists():
             for p in sorted(root.rglob('*')):
-                if p.is_file(): out[str(p)] = (p.stat().st_size, p.stat().st_mtime_ns)
+                if p.is_file() and p.name != '.lock': out[str(p)] = (p.stat().st_size, p.stat().st_mtime_ns)
     return out
 
 

@@ -129,3 +129,51 @@ def test_execute_isolated_reports_the_failing_cell(tmp_path):
         R.execute_isolated('ablation_margin', dict(m=-1), tmp_path / 'results', ROOT)
     assert e.value.exec_count == 3 and e.value.ename == 'ValueError' and 'must be > 0' in e.value.evalue
     assert (tmp_path / 'results' / 'executed' / 'ablation_margin-m-1.failed.ipynb').exists()
+
+
+def test_results_tables_are_for_people():
+    "Every results/table*.md has at most 12 columns (the .csv keeps all); an accuracy table has its baseline rows."
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]/'results'
+    mds = sorted(root.glob('table*.md'))
+    assert mds
+    for md in mds:
+        text = md.read_text(encoding='utf-8')
+        header = next(l for l in text.splitlines() if l.startswith('| '))
+        cols = len(re.split(r'(?<!\\)\|', header.strip())) - 2
+        assert cols <= 12, f'{md.name}: {cols} columns'
+        if '| AbsRel |' in header and '| reproduced |' in text:
+            assert '| baseline (no network) | layout prior |' in text or re.search(r'\| baseline \(no network\) \| [^|]*\| layout prior \|', text) \
+                or 'layout prior' in text.split(header)[1], f'{md.name}: no layout-prior row'
+
+
+def _legend_and_artists(fig):
+    from matplotlib.container import ErrorbarContainer
+    legend = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    arts = []
+    for ax in fig.axes:
+        arts += [('line', l.get_label()) for l in ax.get_lines()]
+        arts += [('errorbar' if isinstance(c, ErrorbarContainer) else 'bar', c.get_label()) for c in ax.containers]
+    return legend, arts
+
+
+def test_committed_figures_say_what_they_show():
+    """The figures as the committed records draw them: every accuracy figure has a line labelled as the layout prior and
+    error bars labelled ± sd over n seeds, both in its legend; every run's learning curve is labelled as computed on the
+    validation frames and any test-frame baseline beside it says so."""
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    recs = R.load_records(ROOT / 'results', 'quick')
+    for fn in (R.fig_margin, R.fig_cma_layers, R.fig_per_class):
+        fig = fn(recs); legend, arts = _legend_and_artists(fig); plt.close(fig)
+        assert any(k == 'line' and 'layout prior' in l and l in legend for k, l in arts), (fn.__name__, arts)
+        assert any(k in ('errorbar', 'bar') and '± sd' in l and 'n = ' in l and l in legend for k, l in arts), (fn.__name__, arts)
+    for r in R.load_records(ROOT / 'results'):
+        if not r.get('learning_curve'): continue
+        fig = R.plot_record_curve(r); legend, _ = _legend_and_artists(fig); plt.close(fig)
+        assert legend[0].startswith('model, validation Abs Rel (validation frames'), (r['name'], legend)
+        on_test = [l for l in legend[1:] if not l.startswith('model')]
+        curve_base = set((r.get('curve') or {}).get('baselines') or {})
+        assert all('(test frames)' in l or '(validation frames' in l for l in on_test), (r['name'], legend)
+        assert sum('(validation frames' in l for l in on_test) == len(curve_base), (r['name'], legend)
