@@ -178,7 +178,7 @@ def index_from_readme(root:Path=ROOT)->None:
 def _landing_page(readme:str, nb_stems:set)->str:
     "The landing page (`index_markdown`): links into results/ folders go to their index pages, notebook names link."
     text = readme.replace('](results/runs/)', '](results/runs/index.md)').replace('](results/executed/)', '](results/executed/index.md)')
-    text = text.replace('](DEVELOPING.md)', '](developing.md)')
+    text = text.replace('](DEVELOPING.md)', '](developing.md)').replace('](results/README.md)', '](results/index.md)')
     def link_cell(m):
         stem = m.group(1)
         return f'| [{stem}](nbs/{stem}.ipynb) |' if stem in nb_stems else m.group(0)
