@@ -4,6 +4,7 @@
     python scripts/build_docs.py --execute none     # render every notebook as stored (fast; what the test does)
     python scripts/build_docs.py --execute all      # execute every library notebook (slow on a small CPU)
     python scripts/build_docs.py --readme           # only write README.md from nbs/index.ipynb (`make readme`)
+    python scripts/build_docs.py --store-figures nbs/08_geometry.ipynb   # run it, store its figures in it (then commit)
 
 Why not nbdev's own `nbdev_docs`: it needs Quarto, whose installer downloads a binary; this builder is MkDocs with
 mkdocs-material (theme), mkdocs-jupyter (notebook pages) and mkdocstrings (API reference), all from the package
@@ -43,6 +44,37 @@ def notebook_title(path:Path)->str:
     return path.stem
 
 
+def notebook_parameters(nb:dict)->dict:
+    "The papermill parameters a notebook was executed with (its `injected-parameters` cell), as {name: value}; {} if none."
+    import ast
+    for c in nb['cells']:
+        if c['cell_type'] == 'code' and 'injected-parameters' in c.get('metadata', {}).get('tags', []):
+            out = {}
+            for node in ast.parse(_cell_text(c)).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    try: out[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError: pass
+            return out
+    return {}
+
+
+def retitle_executed(path:Path)->str:
+    """Give an executed experiment notebook its own title: its first `# ` heading followed by the parameters it ran
+    with (not `results_dir`), e.g. 'Train and evaluate one configuration — variant cma, preset quick, seeds 0,1,2'.
+    Rewrites the heading in `path` (a staged copy) and returns the title."""
+    nb = json.loads(path.read_text())
+    params = {k: v for k, v in notebook_parameters(nb).items() if k != 'results_dir'}
+    suffix = ', '.join(f'{k} {v}' for k, v in params.items()) or path.stem
+    for c in nb['cells']:
+        if c['cell_type'] != 'markdown': continue
+        src = _cell_text(c); m = re.search(r'^#\s+(.+)$', src, re.M)
+        if not m: continue
+        title = f'{m.group(1).strip()} — {suffix}'
+        c['source'] = src[:m.start()] + f'# {title}' + src[m.end():]
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False)); return title
+    return path.stem
+
+
 def library_notebooks(root:Path=ROOT)->list:
     "Notebooks whose name starts with a number (they export a module), in file order."
     return sorted(p for p in (root / 'nbs').glob('[0-9]*.ipynb'))
@@ -58,6 +90,17 @@ def api_modules(root:Path=ROOT)->list:
 
 
 # ---------------------------------------------------------------------------------------------- execution
+_TQDM_WARNING = re.compile(r'^.*TqdmWarning: IProgress not found.*\n(?:\s+from \.autonotebook import.*\n)?', re.M)
+
+
+def _drop_tqdm_warning(o):
+    "A stderr output without tqdm.auto's ipywidgets warning (None when nothing else is left)."
+    if o.get('name') != 'stderr': return o
+    text = _TQDM_WARNING.sub('', o.get('text', ''))
+    if not text.strip(): return None
+    o['text'] = text; return o
+
+
 def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     """Execute `src` (from its folder, as nbdev_test does: `IN_TEST=1`, cells tagged `#| slow` or `#| eval: false`
     not run but shown with their stored outputs) into `dst`; outputs are cached in `cache` by the notebook's content. Returns 'cached', 'executed' or
@@ -75,7 +118,7 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
             skipped[i] = (c.get('outputs', []), c.get('execution_count'))
             c.cell_type = 'raw'; c.pop('outputs', None); c.pop('execution_count', None)
     env = {**os.environ, 'IN_TEST': '1', 'TQDM_DISABLE': '1', 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1'),
-           'MPLBACKEND': 'Agg'}
+           'MPLBACKEND': 'module://matplotlib_inline.backend_inline'}   # figures become image outputs
     old = dict(os.environ); os.environ.update(env)
     try:
         NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(src.parent)}}).execute()
@@ -86,9 +129,38 @@ def execute_notebook(src:Path, dst:Path, cache:Path, timeout:int=600)->str:
     for i, (outputs, count) in skipped.items():
         c = nb.cells[i]; c.cell_type = 'code'; c.outputs = outputs; c.execution_count = count
         c.pop('attachments', None)
+    for c in nb.cells:                           # tqdm.auto's "IProgress not found" (no ipywidgets) is no part of the page
+        if c.cell_type == 'code': c.outputs = [o for o in map(_drop_tqdm_warning, c.get('outputs', [])) if o is not None]
     cache.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(hit)); shutil.copy(hit, dst)
     return 'executed'
+
+
+def _has_image(outputs)->bool: return any(k.startswith('image/') for o in outputs for k in o.get('data', {}))
+
+
+def store_figures(path:Path, say=print)->int:
+    """Store a notebook's figures in it, so that JupyterLab and the site show them without running it: execute `path`
+    as the docs do (`execute_notebook`: `IN_TEST=1`, cells tagged `#| slow` / `#| eval: false` not run and keeping what
+    they hold), copy into the notebook the outputs of every cell that drew an image (the other cells keep what they
+    have, usually nothing), then `nbdev_clean` it. Returns the number of cells whose outputs were stored."""
+    import tempfile
+    path = Path(path).resolve()
+    with tempfile.TemporaryDirectory() as td:
+        dst = Path(td) / path.name
+        status = execute_notebook(path, dst, Path(td) / 'cache')
+        if status != 'executed': raise SystemExit(f'{path.name}: {status}')
+        ran = json.loads(dst.read_text())['cells']
+    nb = json.loads(path.read_text())
+    if [c.get('id') for c in nb['cells']] != [c.get('id') for c in ran]: raise SystemExit(f'{path.name}: changed while it ran')
+    n = 0
+    for c, r in zip(nb['cells'], ran):
+        if c['cell_type'] == 'code' and _has_image(r.get('outputs', [])) and not SKIP_DIRECTIVES.search(_cell_text(c)):
+            c['outputs'] = [o for o in r['outputs'] if o.get('name') != 'stderr']; n += 1     # not the warnings
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    subprocess.run([str(Path(sys.executable).with_name('nbdev_clean')), '--fname', str(path)], check=True, capture_output=True, cwd=ROOT)
+    say(f'{path.name}: stored the outputs of {n} figure cell(s), {path.stat().st_size / 1024:.0f} KB')
+    return n
 
 
 # ---------------------------------------------------------------------------------------------- README
@@ -185,6 +257,59 @@ def _landing_page(readme:str, nb_stems:set)->str:
     return re.sub(r'^\| ([0-9A-Za-z_]+) \|', link_cell, text, flags=re.M)
 
 
+# Maths: MathJax 3 (its single-file `tex-svg-full.js`: every TeX extension, SVG output with the glyphs inside, so nothing
+# is loaded at view time, not even fonts, and pages opened as file:// render too), copied into the site from the
+# `django-static-mathjax` package (a plain copy of MathJax's npm release; the [docs] extra installs it, Django is not
+# needed). It typesets the notebooks' markdown cells (nbconvert leaves `$…$` as written) and the spans `arithmatex`
+# makes of `$…$` in the markdown pages; nothing else (code, outputs, API pages) is scanned for dollar signs.
+MATHJAX_FILE = 'tex-svg-full.js'
+MATHJAX_CONFIG = r"""// MathJax 3 configuration (read before assets/mathjax/tex-svg-full.js loads; see scripts/build_docs.py)
+window.MathJax = {
+  tex: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'], ['\\[', '\\]']],
+        processEscapes: true, processEnvironments: true},
+  options: {ignoreHtmlClass: 'tex2jax_ignore'},
+  svg: {fontCache: 'global'},
+  startup: {elements: ['.jp-RenderedMarkdown', '.jp-RenderedLatex', '.arithmatex']}
+};
+"""
+# Wide tables scroll sideways inside the page instead of being squeezed or cut off: header cells keep to one line (so
+# a table wider than the page becomes wider, not taller) and the table itself scrolls, in markdown pages and notebooks;
+# the results tables (wrapped in `data-table` by `mark_data_tables`) and DataFrames keep every row on one line.
+EXTRA_CSS = """/* cmadepth docs (scripts/build_docs.py) */
+.md-typeset table:not([class]) { display: block; max-width: 100%; overflow-x: auto; }
+.md-typeset table:not([class]) th { white-space: nowrap; }
+.data-table td, .jp-RenderedHTMLCommon table.dataframe td { white-space: nowrap; }   /* results tables, DataFrames: one line a row */
+.jp-RenderedHTMLCommon table { display: block; max-width: 100%; overflow-x: auto; }
+.jp-RenderedHTMLCommon table th { white-space: nowrap; }
+.jp-OutputArea-output { overflow-x: auto; }
+.jp-OutputArea-output img { max-width: 100%; height: auto; }
+mjx-container[display="true"] { overflow-x: auto; overflow-y: hidden; }
+"""
+
+
+def mathjax_source()->Path:
+    "MathJax's single-file build in the installed `django-static-mathjax` package (the [docs] extra)."
+    import importlib.util
+    spec = importlib.util.find_spec('mathjax')
+    f = Path(spec.origin).parent / 'static' / 'mathjax' / 'es5' / MATHJAX_FILE if spec and spec.origin else None
+    if f is None or not f.exists():
+        raise SystemExit(f'build_docs: MathJax ({MATHJAX_FILE}) is not installed: pip install -e ".[docs]" '
+                         '(the django-static-mathjax package; make setup installs it)')
+    return f
+
+
+def write_assets(src:Path)->list:
+    "The site's own assets under `src/assets/`: MathJax (with its licence), its configuration, the extra CSS. Returns the scripts."
+    d = src / 'assets'; (d / 'mathjax').mkdir(parents=True, exist_ok=True)
+    mj = mathjax_source()
+    shutil.copy(mj, d / 'mathjax' / MATHJAX_FILE)
+    lic = mj.parents[1] / 'LICENSE'
+    if lic.exists(): shutil.copy(lic, d / 'mathjax' / 'LICENSE')
+    (d / 'mathjax-config.js').write_text(MATHJAX_CONFIG)
+    (d / 'extra.css').write_text(EXTRA_CSS)
+    return ['assets/mathjax-config.js', f'assets/mathjax/{MATHJAX_FILE}']
+
+
 def _listing(title:str, intro:str, rows:list)->str:
     return f'# {title}\n\n{intro}\n\n' + '\n'.join(f'- {r}' for r in rows) + '\n'
 
@@ -214,10 +339,11 @@ def stage(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
         'Run records', 'One record per training run (configuration, metrics, baselines, learning curve, provenance).',
         [f'[{r.stem}]({r.name})' + (f' · [curve]({r.stem}.png)' if r.with_suffix('.png').exists() else '') for r in runs]))
     executed = sorted((src / 'results' / 'executed').glob('*.ipynb')) if (src / 'results' / 'executed').is_dir() else []
+    executed_titles = {e.name: retitle_executed(e) for e in executed}     # one title per page: the parameters it ran with
     (src / 'results' / 'executed').mkdir(parents=True, exist_ok=True)
     (src / 'results' / 'executed' / 'index.md').write_text(_listing(
         'Executed experiment notebooks', 'The copies `cmadepth-reproduce` executed, with their outputs.',
-        [f'[{e.stem}]({e.name})' for e in executed]))
+        [f'[{executed_titles[e.name]}]({e.name})' for e in executed]))
     tables = sorted((src / 'results').glob('table*.md'))
     # landing page, developer guide, API reference
     (src / 'index.md').write_text(_landing_page(index_markdown(root), {p.stem for p in lib + exp}))
@@ -228,6 +354,7 @@ def stage(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
     (src / 'api' / 'index.md').write_text(_listing(
         'API reference', 'Every module of the library, generated from the notebooks (`nbdev_export`).',
         [f'[cmadepth.{m}]({m}.md)' for m in mods]))
+    scripts = write_assets(src)
     # navigation
     nb_entry = lambda p: {notebook_title(p): f'nbs/{p.name}'}
     nav = [{'Home': 'index.md'}]
@@ -237,7 +364,7 @@ def stage(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
     nav.append({'Experiment notebooks': [nb_entry(p) for p in exp]})
     nav.append({'Results': [{'Overview': 'results/index.md'}] + [{notebook_title_md(t): f'results/{t.name}'} for t in tables]
                 + [{'Run records': 'results/runs/index.md'}, {'Executed notebooks': 'results/executed/index.md'}]
-                + [{e.stem: f'results/executed/{e.name}'} for e in executed]})
+                + [{executed_titles[e.name]: f'results/executed/{e.name}'} for e in executed]})
     nav.append({'API reference': [{'Modules': 'api/index.md'}] + [{f'cmadepth.{m}': f'api/{m}.md'} for m in mods]})
     nav.append({'Developing': 'developing.md'})
     cfg = {
@@ -246,7 +373,8 @@ def stage(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
         'theme': {'name': 'material', 'font': False,
                   'features': ['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
                   'palette': {'primary': 'indigo'}},
-        'markdown_extensions': ['tables', 'admonition', 'toc', 'pymdownx.superfences'],
+        'markdown_extensions': ['tables', 'admonition', 'toc', 'pymdownx.superfences', {'pymdownx.arithmatex': {'generic': True}}],
+        'extra_javascript': scripts, 'extra_css': ['assets/extra.css'],
         'plugins': ['search',
                     {'mkdocs-jupyter': {'execute': False, 'include_source': True, 'ignore_h1_titles': False,
                                         'remove_tag_config': {'remove_input_tags': ['hide-input']},   # e.g. drawing code
@@ -300,6 +428,30 @@ def fix_notebook_tocs(site:Path, pages)->int:
     return fixed
 
 
+_NBCONVERT_MATHJAX = re.compile(r'<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->', re.S)
+
+
+def drop_nbconvert_mathjax(pages)->int:
+    """nbconvert's template puts a MathJax 2 loader in every notebook page (`<script src="…">` with the plugin's
+    `custom_mathjax_url`, empty by default, and a MathJax 2 configuration); the site loads MathJax 3 itself on every
+    page (`write_assets`), so the block is removed. Returns the number of pages changed."""
+    n = 0
+    for f in pages:
+        page = f.read_text(); new = _NBCONVERT_MATHJAX.sub('', page)
+        if new != page: f.write_text(new); n += 1
+    return n
+
+
+def mark_data_tables(pages)->int:
+    "Wrap the tables of the results pages in `<div class=\"data-table\">` (EXTRA_CSS keeps their rows on one line); returns the count."
+    n = 0
+    for f in pages:
+        page = f.read_text()
+        new, k = re.subn(r'<table>(.*?)</table>', r'<div class="data-table"><table>\1</table></div>', page, flags=re.S)
+        if k: f.write_text(new); n += k
+    return n
+
+
 # ---------------------------------------------------------------------------------------------- link check
 class _Links(html.parser.HTMLParser):
     def __init__(self): super().__init__(); self.links, self.ids = [], set()
@@ -339,7 +491,11 @@ def build(out:Path, execute='cheap', root:Path=ROOT, say=print)->dict:
     r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '--strict', '-q', '-f', str(out / 'mkdocs.yml')],
                        cwd=out, capture_output=True, text=True, env=env)
     if r.returncode: raise SystemExit(f"mkdocs build --strict failed:\n{r.stdout}{r.stderr}")
-    say(f"  notebook TOC links pointed at their headings: {fix_notebook_tocs(site, [site / 'nbs' / n.replace('.ipynb', '.html') for n in info['notebooks']] + [site / 'results' / 'executed' / n.replace('.ipynb', '.html') for n in info['results_notebooks']])}")
+    nb_pages = ([site / 'nbs' / n.replace('.ipynb', '.html') for n in info['notebooks']]
+                + [site / 'results' / 'executed' / n.replace('.ipynb', '.html') for n in info['results_notebooks']])
+    say(f"  notebook TOC links pointed at their headings: {fix_notebook_tocs(site, nb_pages)}")
+    drop_nbconvert_mathjax(nb_pages)
+    mark_data_tables([site / 'results' / t.replace('.md', '.html') for t in info['tables']])
     bad = check_links(site)
     if bad: raise SystemExit('broken internal links:\n' + '\n'.join(f'  {p}: {l} ({w})' for p, l, w in bad))
     info['site'] = site
@@ -354,7 +510,12 @@ def main(argv=None):
     ap.add_argument('--readme', action='store_true', help='only write README.md from nbs/index.ipynb (no site)')
     ap.add_argument('--index-from-readme', action='store_true',
                     help="rewrite nbs/index.ipynb's cells from a hand-edited README.md (then run --readme)")
+    ap.add_argument('--store-figures', nargs='+', metavar='NOTEBOOK',
+                    help='run these notebooks (as the tests do) and store the outputs of their figure cells in them')
     a = ap.parse_args(argv)
+    if a.store_figures:
+        for nb in a.store_figures: store_figures(Path(nb))
+        return
     if a.index_from_readme:
         index_from_readme(); print(f"wrote {INDEX} from README.md"); return
     if a.readme:
@@ -362,6 +523,7 @@ def main(argv=None):
     try: import mkdocs, mkdocs_jupyter, mkdocstrings, material   # noqa: F401  (the [docs] extra)
     except ImportError as e:
         raise SystemExit(f"build_docs: {e.name} is not installed: pip install -e \".[docs]\" (make setup does)")
+    mathjax_source()                                                # the [docs] extra's MathJax, before the slow part
     t = time.perf_counter()
     info = build(Path(a.out), a.execute)
     print(f"docs: {len(info['notebooks'])} notebook pages, {len(info['modules'])} API pages, {len(info['tables'])} tables, "
