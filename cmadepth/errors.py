@@ -4,13 +4,14 @@
 
 # %% ../nbs/00_errors.ipynb #b1519b9c
 from __future__ import annotations
-import argparse, errno, os, sys, tempfile
+import argparse, errno, os, re, sys, tempfile
+from contextlib import contextmanager
 from tqdm.auto import tqdm
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEBUG_ENV', 'UserError', 'debug_requested', 'error_message', 'UsageError', 'Parser', 'run_command', 'command',
-           'check_writable', 'progress_bar']
+__all__ = ['DEBUG_ENV', 'UserError', 'debug_requested', 'error_message', 'writing', 'UsageError', 'Parser', 'run_command',
+           'command', 'check_writable', 'progress_bar']
 
 # %% ../nbs/00_errors.ipynb #51391ee5
 class UserError(ValueError):
@@ -28,15 +29,35 @@ _OS_HINTS = {errno.ENOSPC: 'no space left on the device: free some space or writ
              errno.EPERM: 'operation not permitted: choose a location you can read/write',
              errno.EROFS: 'read-only file system: choose a writable location',
              errno.ENOENT: 'not found', errno.EISDIR: 'is a folder, expected a file',
-             errno.ENOTDIR: 'is not a folder', errno.EEXIST: 'already exists'}
+             errno.ENOTDIR: 'is not a folder', errno.EEXIST: 'already exists',
+             errno.EFBIG: 'file too large (for the file system or the process\'s file size limit): free space or write elsewhere'}
+
+def _worker_error(msg:str)->str:
+    """A DataLoader worker's exception, re-raised in the main process, carries the worker's whole traceback ('Caught OSError
+    in DataLoader worker process 0. Original Traceback …'): only its last line, what the worker raised, is the message."""
+    if 'in DataLoader worker process' not in msg or 'Traceback (most recent call last)' not in msg: return msg
+    lines = msg.splitlines()
+    last = max((i for i, l in enumerate(lines) if l.startswith(' ')), default=len(lines))   # frames are indented, the error is not
+    tail = ' '.join(l.strip() for l in lines[last + 1:] if l.strip())
+    return re.sub(r'^[A-Za-z_][\w.]*: ', '', tail) or msg                                   # without the exception's type name
 
 def error_message(e:BaseException)->str:
     "The one-line text of a user error `e`: the file or option first, then what is wrong."
     if isinstance(e, OSError) and not isinstance(e, UserError) and e.errno is not None:
         what = _OS_HINTS.get(e.errno, e.strerror or str(e))
         msg = f"{e.filename}: {what}" if e.filename is not None else what
-    else: msg = str(e) or type(e).__name__
+    else: msg = _worker_error(str(e)) or type(e).__name__
     return ' '.join(s.strip() for s in msg.splitlines() if s.strip())   # one line, whatever the message held
+
+@contextmanager
+def writing(path):
+    """Around code that writes `path` (directly or through a temporary file beside it): an `OSError` that names no file —
+    a full disk reported by `write()` or `close()`, a file size limit — is raised again naming `path`, so every command's
+    one line says which file could not be written."""
+    try: yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None: raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
+        raise
 
 # %% ../nbs/00_errors.ipynb #f554230a
 class UsageError(UserError):

@@ -8,7 +8,7 @@ import argparse, os, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar
+from .errors import Parser, UserError, command, error_message, run_command, check_writable, progress_bar, writing
 from .kitti import (CITYSCAPES_CLASSES, split_lines, label_path, read_label_png, label_to_train_id,
     depth_gt_path, read_depth_png)
 from .config import Config, parse_device
@@ -374,8 +374,7 @@ def save_figure(fig, path)->Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
     os.close(fd)
     try:
-        fig.savefig(tmp, format='png', dpi=120, bbox_inches='tight')
-        os.replace(tmp, path)
+        with writing(path): fig.savefig(tmp, format='png', dpi=120, bbox_inches='tight'); os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
@@ -389,7 +388,10 @@ def format_table(df)->str:
 
 def _write_csv(df, path):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp'); df.to_csv(tmp); os.replace(tmp, path)
+    tmp = path.with_name(path.name + '.tmp')
+    try:
+        with writing(path): df.to_csv(tmp); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)            # a failed write (full disk) leaves no .tmp
 
 _BASELINES = ('constant', 'layout_prior', 'untrained')
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import importlib, json, os, warnings
 from pathlib import Path
-from .errors import Parser, UserError, check_writable, command
+from .errors import Parser, UserError, check_writable, command, writing
 
 # %% auto #0
 __all__ = ['ONNX_OPSET', 'INPUT', 'DISP', 'SEG', 'cli', 'require', 'fast_network', 'export_onnx', 'OnnxDepthNet', 'main']
@@ -124,7 +124,8 @@ def main(argv=None)->dict:
     cfg, net, _ = load_model(a.weights, 'cpu')
     if a.seg and net.decoder.seg_decoder is None:
         raise UserError(f"--seg: the {cfg.variant} network in {a.weights} has no segmentation branch; export without --seg")
-    info = export_onnx(net, a.out, seg=a.seg, height=a.height, width=a.width, check=not a.no_check)
+    with writing(a.out):                 # a full disk names the .onnx file
+        info = export_onnx(net, a.out, seg=a.seg, height=a.height, width=a.width, check=not a.no_check)
     diff = f"; onnxruntime vs PyTorch max |diff| {info['max_diff']:.1e}" if 'max_diff' in info else ''
     print(f"cmadepth-export: wrote {info['path']} ({cfg.variant}, outputs {', '.join(info['outputs'])}; traced at "
           f"{info['height']}×{info['width']}, any batch and any height/width that are multiples of 32{diff})")

@@ -233,7 +233,7 @@ def check_main(argv=None)->int:
     ap.add_argument('--subset', default=None, help='comma-separated: train, val, test (default: test for eigen/eigen_benchmark, else train,val)')
     ap.add_argument('--labels', default='primary', choices=('primary', 'alternative', 'none'), help='which pseudo-label set to check')
     ap.add_argument('--img-ext', default='.png')
-    ap.add_argument('--deep', action='store_true', help='also decode every target image and label (finds truncated or wrongly encoded files)')
+    ap.add_argument('--deep', action='store_true', help='also decode every image a split line reads (target and neighbours) and every label (finds truncated or wrongly encoded files)')
     a = ap.parse_args(argv)
     if not Path(a.data).is_dir(): raise UserError(f"--data {a.data}: no such folder (the KITTI raw or synthetic root)")
     ok = True
@@ -243,30 +243,36 @@ def check_main(argv=None)->int:
         except (FileNotFoundError, ValueError) as e: print(f"{ap.prog}: error: {error_message(e)}", file=sys.stderr); ok = False; continue
         print(r); ok &= r.ok
         if a.deep and r.ok:
-            try: d = decode_check(a.data, split_lines(a.data, a.split, subset), False if a.labels == 'none' else a.labels, a.img_ext)
+            fids = (0,) if subset == 'test' else (0, -1, 1)            # what evaluation / training read of each line
+            try: d = decode_check(a.data, split_lines(a.data, a.split, subset), False if a.labels == 'none' else a.labels, a.img_ext, frame_ids=fids)
             except (ValueError, OSError) as e: print(f"{ap.prog}: error: {error_message(e)}", file=sys.stderr); ok = False; continue
-            print(f"decoded {d['lines']} {subset} images" + ('' if a.labels == 'none' else f" and labels ({d['void_labels']} all-void label frames)"))
+            print(f"decoded {d['images']} {subset} images of {d['lines']} lines" + ('' if a.labels == 'none' else f" and their labels ({d['void_labels']} all-void label frames)"))
     return 0 if ok else 1
 
 check_cli = command('cmadepth-check-kitti', check_main)
 
 
 # %% ../nbs/11_loader.ipynb #6aeda2a3
-def decode_check(root, lines, labels:bool|str='primary', img_ext:str='.png', max_lines:int|None=None)->dict:
-    """Decode the target image (and pseudo-label) of `lines` (all, or `max_lines` spread evenly): a truncated or
-    undecodable file, an image mode that cannot be read as a photo, labels beyond the Cityscapes label ids or stored
-    as train ids raise naming the file. Returns counts: `lines`, `void_labels` (frames without one trained pixel)."""
+def decode_check(root, lines, labels:bool|str='primary', img_ext:str='.png', max_lines:int|None=None, frame_ids=(0,))->dict:
+    """Decode the images `frame_ids` (0 = the target, -1/1 = its neighbours: what training reads) and the pseudo-label of
+    `lines` (all, or `max_lines` spread evenly), each distinct file once: a truncated or undecodable file, an image mode
+    that cannot be read as a photo, labels beyond the Cityscapes label ids or stored as train ids raise naming the file
+    (and the line that reads it). Returns counts: `lines`, `images` decoded, `void_labels` (frames without one trained pixel)."""
     if max_lines is not None and len(lines) > max_lines:
         lines = [lines[round(i)] for i in np.linspace(0, len(lines) - 1, max_lines)]
     which = 'primary' if labels is True else labels
-    void, seen = 0, set()
+    void, seen, done = 0, set(), set()
     for l in lines:
-        p = image_path(root, l, 0, img_ext)
-        try:
-            with Image.open(p) as im: im.load(); to_rgb(im, p)
-        except FileNotFoundError: raise FileNotFoundError(f"image not found: {p} (needed by {l.where()})") from None
-        except UserError: raise
-        except Exception as e: raise UserError(f"{p}: cannot decode the image ({type(e).__name__}: {e}); the file is truncated or corrupt") from None
+        for o in frame_ids:
+            p = image_path(root, l, o, img_ext)
+            if p in done: continue
+            done.add(p)
+            role = '' if o == 0 else f", the frame {o:+d} neighbour of {l.where()}"
+            try:
+                with Image.open(p) as im: im.load(); to_rgb(im, p)
+            except FileNotFoundError: raise FileNotFoundError(f"image not found: {p} (needed by {l.where()})") from None
+            except UserError: raise
+            except Exception as e: raise UserError(f"{p}: cannot decode the image ({type(e).__name__}: {e}{role}); the file is truncated or corrupt") from None
         if which:
             q = label_path(root, l, which)
             a = read_label_png(q); seen.update(np.unique(a).tolist())
@@ -275,7 +281,7 @@ def decode_check(root, lines, labels:bool|str='primary', img_ext:str='.png', max
     if ids and max(ids) <= 18 and len(lines) > 1 and void < len(lines):   # (all void: reported by check_inputs)   # label ids of a street scene include sky 23 / car 26 / vegetation 21
         raise UserError(f"{Path(root)/LABEL_DIRS[which]}: every checked label holds values in 0..18 only: these look like "
                         "Cityscapes train ids, but labels must be label ids (0..33); convert them back or regenerate them")
-    return dict(lines=len(lines), void_labels=void)
+    return dict(lines=len(lines), images=len(done), void_labels=void)
 
 def check_inputs(cfg, subsets=('train', 'val'), max_lines:int=2000, say=print)->dict:
     """The data checks `cmadepth-train` runs before it writes anything: `decode_check` on up to `max_lines` lines of each

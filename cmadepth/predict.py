@@ -8,7 +8,7 @@ import os, warnings
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from .errors import Parser, UserError, command, progress_bar
+from .errors import Parser, UserError, command, error_message, progress_bar, writing
 from .kitti import CITYSCAPES_CLASSES, train_id_palette, to_rgb   # the Cityscapes classes and colours by train id (one table, in cmadepth.kitti)
 from .config import Config, VARIANTS, PRESETS, parse_device
 # torch (with the modules built on it: layers, model, checkpoints, export) and matplotlib are imported inside the
@@ -89,8 +89,9 @@ def default_out_dir(input)->Path:
 def _write_atomic(path:Path, write):
     tmp = path.with_name(f'.{path.name}.tmp')
     try:
-        with open(tmp, 'wb') as f: write(f)
-        os.replace(tmp, path)
+        with writing(path):
+            with open(tmp, 'wb') as f: write(f)
+            os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 
 def write_prediction(result:dict, out_dir, stem:str)->list:
@@ -222,8 +223,10 @@ class Predictor:
 
     __call__ = predict_image
 
-    def predict_paths(self, input, out_dir=None, progress:bool=True)->list:
-        "Predict a file or every .jpg/.jpeg/.png of a folder (sorted); write the files into `out_dir`; return their paths."
+    def predict_paths(self, input, out_dir=None, progress:bool=True, unreadable:list|None=None)->list:
+        """Predict a file or every .jpg/.jpeg/.png of a folder (sorted); write the files into `out_dir`; return their paths.
+        `unreadable`: a list that collects (path, reason) of the folder's images that cannot be read, which are then
+        skipped (the others are all predicted); None: the first one raises."""
         paths = list_images(input)
         out_dir = Path(out_dir) if out_dir is not None else default_out_dir(input)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -231,7 +234,12 @@ class Predictor:
         if progress and Path(input).is_dir():
             it = progress_bar(list(it), desc='cmadepth-predict', unit='image')
         files = []
-        for p, stem in it: files += write_prediction(self.predict_image(p), out_dir, stem)
+        for p, stem in it:
+            try: img = load_image(p)
+            except (ValueError, OSError) as e:
+                if unreadable is None: raise
+                unreadable.append((p, error_message(e))); continue
+            files += write_prediction(self.predict_image(img), out_dir, stem)
         if any(f.name.endswith('_seg.png') for f in files): files.append(write_seg_legend(out_dir))   # the colour key
         return files
 
@@ -263,9 +271,12 @@ def main(argv=None)->list:
     else:
         cfg = Config.load(a.config) if a.config else Config.make(a.variant or 'full', a.preset or 'paper')
         pred = Predictor(cfg=cfg.override(a.overrides), device=a.device)
-    files = pred.predict_paths(a.input, a.out, progress=not a.quiet)
+    bad = []
+    files = pred.predict_paths(a.input, a.out, progress=not a.quiet, unreadable=bad)
     if not a.quiet: print('\n'.join(map(str, files)))
-    print(f"{pred}: wrote {len(files)} files for {n} image{'s' * (n != 1)} to {files[0].parent if files else a.out}")
+    print(f"{pred}: wrote {len(files)} files for {n - len(bad)} image{'s' * (n - len(bad) != 1)} to {files[0].parent if files else a.out}")
+    if bad: raise UserError(f"{len(bad)} of {n} images in {a.input} could not be read and were skipped (every other one was predicted): "
+                            + '; '.join(m if str(p) in m else f"{p}: {m}" for p, m in bad))
     return files
 
 cli = command('cmadepth-predict', main)

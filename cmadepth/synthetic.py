@@ -8,7 +8,7 @@ import json, math, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .errors import Parser, UserError, command, error_message, progress_bar
+from .errors import Parser, UserError, command, error_message, progress_bar, writing
 from .kitti import (K_NORM, LABEL_DIRS, SplitLine, label_id_palette, colorize_labels, read_calib_file,
     read_depth_png, write_depth_png, image_path, depth_gt_path, label_path, read_split, load_gt_depths)
 
@@ -863,7 +863,8 @@ def main(argv=None):
     ap.add_argument('--val-drives', type=int, default=DEFAULTS['val_drives']); ap.add_argument('--test-drives', type=int, default=DEFAULTS['test_drives'])
     ap.add_argument('--workers', type=int, default=1); ap.add_argument('--force', action='store_true')
     a = ap.parse_args(argv)
-    out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers, force=a.force)
+    with writing(a.out):                 # a full disk names the output folder (the partial rendering is removed)
+        out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers, force=a.force)
     man = _read_manifest(out)
     print(f"{out}: {man['counts']['frames']} frames, lines {man['counts']['lines']}, {man['bytes'] / 1e6:.1f} MB")
     return out

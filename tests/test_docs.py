@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for _m in ('mkdocs', 'material', 'mkdocs_jupyter', 'mkdocstrings'):
+for _m in ('mkdocs', 'material', 'mkdocs_jupyter', 'mkdocstrings', 'mathjax'):
     pytest.importorskip(_m, reason='the [docs] extra is not installed: pip install -e ".[docs]" (make setup installs it)')
 
 _spec = importlib.util.spec_from_file_location('build_docs', ROOT / 'scripts' / 'build_docs.py')
@@ -55,6 +55,9 @@ def test_docs_site_builds(built):
         assert title.startswith(B.notebook_title(p)), (p.name, title)
     assert 'jp-OutputArea-output' in (site / 'nbs' / '01_structs.html').read_text()     # executed: outputs rendered
     assert '<img' in (site / 'nbs' / '01_structs.html').read_text()                     # … its figure too (inline backend)
+    for p in nbs:
+        if re.match(r'(0\d|1[0-2])_', p.name):                  # the method notebooks show their stored figures
+            assert '<img' in (site / 'nbs' / f'{p.stem}.html').read_text(), p.name
     assert info['executed'] == {'01_structs': 'executed'}
     mods = sorted(p.stem for p in (ROOT / 'cmadepth').glob('*.py') if not p.stem.startswith('_'))
     assert info['modules'] == mods

@@ -108,3 +108,76 @@ def test_nan_advice_followed_verbatim_starts_the_run(data, tmp_path):
     assert 'lr: 1e-4' in (runs / 'nan' / 'config.yaml').read_text() or 'lr: 0.0001' in (runs / 'nan' / 'config.yaml').read_text()
     assert list((runs / 'nan').glob('models/weights_*'))
     assert len(list((runs / 'nan' / 'tb').glob('events.*'))) == 1          # the failed start's log was replaced, not kept beside
+
+
+# ---------------------------------------------------------------- 5. one line for the rest
+def _truncate_neighbour_only(d):
+    "Truncate frame 0 of the first training drive: never a target (a split line needs both neighbours), only frame 1's −1 neighbour."
+    line = (d / 'splits' / 'synth' / 'train_files.txt').read_text().split('\n')[0].split()
+    p = d / line[0] / 'image_02' / 'data' / '0000000000.png'
+    p.write_bytes(p.read_bytes()[:200])
+    return p
+
+
+def test_worker_error_is_one_line_naming_the_file(data, tmp_path):
+    d = tmp_path / 'synth'; shutil.copytree(data, d); bad = _truncate_neighbour_only(d)
+    r = run(*_train(d, tmp_path / 'runs', 'w', 'num_workers=2'))
+    assert r.returncode == 1 and len(lines(r)) == 1, r.stderr
+    assert str(bad) in r.stderr and 'truncated' in r.stderr and 'Traceback' not in r.stderr and 'DataLoader' not in r.stderr, r.stderr
+    assert len(r.stderr) < 400, r.stderr
+
+
+def test_check_kitti_deep_decodes_neighbours(data, tmp_path):
+    d = tmp_path / 'synth'; shutil.copytree(data, d)
+    assert run('cmadepth-check-kitti', '--data', d, '--split', 'synth', '--deep').returncode == 0
+    bad = _truncate_neighbour_only(d)
+    r = run('cmadepth-check-kitti', '--data', d, '--split', 'synth', '--deep')
+    assert r.returncode == 1 and len(lines(r)) == 1, r.stderr
+    assert str(bad) in r.stderr and 'neighbour' in r.stderr, r.stderr
+
+
+@pytest.fixture(scope='module')
+def weights(data, tmp_path_factory):
+    runs = tmp_path_factory.mktemp('weights') / 'runs'
+    r = run(*_train(data, runs, 'ok', 'max_steps=2'))
+    assert r.returncode == 0, r.stderr[-2000:]
+    return sorted((runs / 'ok' / 'models').glob('weights_*'))[-1]
+
+
+def test_predict_folder_predicts_every_readable_image(data, weights, tmp_path):
+    src = sorted(data.rglob('image_02/data/*.png'))[:3]
+    imgs = tmp_path / 'imgs'; imgs.mkdir()
+    for i, p in enumerate(src): shutil.copy(p, imgs / f'{i}.png')
+    (imgs / '1b.png').write_text('not a png')                           # sorted between 1.png and 2.png
+    r = run('cmadepth-predict', imgs, '--weights', weights, '--out', tmp_path / 'out', '--quiet')
+    assert r.returncode == 1 and len(lines(r)) == 1, r.stderr
+    assert '1b.png' in r.stderr and '1 of 4 images' in r.stderr, r.stderr
+    assert sorted(p.name for p in (tmp_path / 'out').glob('*_disp.png')) == ['0_disp.png', '1_disp.png', '2_disp.png']
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    "A 64 KiB tmpfs filled up (needs the right to mount, e.g. root in a container; skipped otherwise)."
+    d = tmp_path / 'full'; d.mkdir()
+    if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', str(d)], capture_output=True).returncode != 0:
+        pytest.skip('cannot mount a small tmpfs here (not root)')
+    try:
+        try:
+            with open(d / 'fill', 'wb', buffering=0) as f:
+                while True: f.write(b'\0' * 1024)
+        except OSError: pass                                             # full
+        yield d
+    finally: subprocess.run(['umount', '-l', str(d)], capture_output=True)
+
+
+def test_disk_full_names_the_file_and_leaves_no_tmp(data, weights, full_disk, tmp_path):
+    img = sorted(data.rglob('image_02/data/*.png'))[0]
+    cases = [(['cmadepth-eval', '--weights', weights, '--data', data, '--split', 'synth', '--device', 'cpu', '--out', full_disk / 'ev.csv'], full_disk / 'ev.csv'),
+             (['cmadepth-predict', img, '--weights', weights, '--out', full_disk / 'pred', '--quiet'], full_disk / 'pred'),
+             (['cmadepth-synth', '--out', full_disk / 'synth', *SYNTH], full_disk / 'synth'),
+             (['cmadepth-export', '--weights', weights, '--out', full_disk / 'm.onnx', '--height', '64', '--width', '96', '--no-check'], full_disk / 'm.onnx')]
+    for argv, target in cases:
+        r = run(*argv)
+        assert r.returncode == 1 and len(lines(r)) == 1, (argv[0], r.stderr)
+        assert str(target) in r.stderr and 'no space left' in r.stderr, (argv[0], r.stderr)
+        assert not [p for p in full_disk.rglob('*') if '.tmp' in p.name], (argv[0], list(full_disk.rglob('*')))
