@@ -29,10 +29,10 @@ sync-check: setup
 	  git status --porcelain -- cmadepth nbs README.md; git diff --stat -- cmadepth nbs README.md; exit 1; \
 	else echo "sync-check: notebooks, library and README agree"; fi
 
-# README.md from nbs/index.ipynb (its one source; nbdev_readme would need Quarto). A hand edit of README.md goes back
-# into the notebook with: python scripts/build_docs.py --index-from-readme
-readme:
-	$(PYTHON) scripts/build_docs.py --readme
+# README.md from nbs/index.ipynb (its one source; nbdev_readme would need Quarto). Its results part is generated from
+# results/ (the notebook's `#| output: asis` cells run with the library), so run it after a main job.
+readme: setup
+	$(BIN)/python scripts/build_docs.py --readme
 
 nbtest: setup
 	$(BIN)/nbdev_test $(NBDEV_TEST_FLAGS)

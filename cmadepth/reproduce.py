@@ -4,11 +4,13 @@
 
 # %% ../nbs/22_reproduce.ipynb #6b907e0d
 from __future__ import annotations
-import itertools, json, os, shutil, signal, subprocess, sys, threading, time
+import itertools, json, os, re, shutil, signal, subprocess, sys, threading, time
 from pathlib import Path
 from .paper import *
 from .experiments import *
 from .tables import *
+from .tables import _pm, _to_markdown
+import numpy as np
 from .errors import command
 from concurrent.futures import ThreadPoolExecutor
 import psutil
@@ -18,10 +20,10 @@ from .errors import Parser
 # papermill is imported where a notebook is executed (heavy): --dry-run and the option checks run without it.
 
 # %% auto #0
-__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KEYS', 'plan', 'job_speedup', 'default_jobs',
-           'estimate_minutes', 'main_job_minutes', 'stop_children', 'clean_temp', 'execute', 'strip_root',
-           'NotebookFailed', 'execute_isolated', 'only_name', 'reproduce_main', 'snapshot_tables', 'compare_tables',
-           'print_comparison']
+__all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KEYS', 'README_PRESET', 'plan', 'job_speedup',
+           'default_jobs', 'estimate_minutes', 'main_job_minutes', 'stop_children', 'clean_temp', 'execute',
+           'strip_root', 'NotebookFailed', 'execute_isolated', 'only_name', 'reproduce_main', 'snapshot_tables',
+           'compare_tables', 'print_comparison', 'readme_estimate', 'provenance_line', 'readme_results']
 
 # %% ../nbs/22_reproduce.ipynb #b212eb42
 QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
@@ -363,3 +365,149 @@ def print_comparison(cmp, say=print):
     for _, r in cmp.iterrows(): say(f"  {r.table:24s} {r.row:34s} before {r.before or '—':24s} now {r.now:24s} {r.verdict}")
     c = cmp.verdict.value_counts()
     say('  ' + ', '.join(f"{n} {v}" for v, n in c.items()))
+
+# %% ../nbs/22_reproduce.ipynb #e215b4b0
+README_PRESET = 'quick'   # the main job's preset: the README reports its rows
+_ABLATIONS = [  # (table number, csv stem, heading, key columns, label of a row, figure)
+    (7, 'table7_margin', 'SGT margin m', ['margin'], lambda r: f"m = {r['margin']}", 'fig_margin.png'),
+    (6, 'table6_cma_layers', 'CMA layers', ['cma_layers'], lambda r: f"l = {r['cma_layers']}", 'fig_cma_layers.png'),
+    (5, 'table5_backbone_labels', 'backbone × labels', ['backbone', 'labels'], lambda r: f"{r['backbone']}, {r['labels']} labels", None),
+    (3, 'table3_high_res', 'high resolution', ['method'], lambda r: str(r['method']).replace(' (this code)', ''), None),
+    (4, 'table4_improved_gt', 'improved ground truth', ['method'], lambda r: str(r['method']).replace(' (this code)', ''), None)]
+
+def readme_estimate(preset:str=README_PRESET, jobs:int=2)->str:
+    "The README's one sentence on the main job's duration: `main_job_minutes` — the number `cmadepth-reproduce --dry-run --jobs 2` prints."
+    steps = plan(preset, use_cache=False)
+    runs = {n for s in steps if not s['reused'] for n in s['runs']}
+    return (f"`make reproduce` renders the synthetic data, trains the {len(runs)} runs the tables need ({jobs} at a time) and "
+            f"writes every table and figure into `results/`: about **{main_job_minutes(preset, jobs):.0f} min on a 2-core CPU** "
+            f"(the estimate `cmadepth-reproduce --dry-run --jobs {jobs}` prints for a fresh clone).")
+
+def _day(r)->str: return str(r.get('finished') or '')[:10]
+
+def provenance_line(records:list)->str:
+    "One line on where a table's reproduced rows come from: runs, commits, dates, hardware, run time, data."
+    if not records: return '*Provenance:* no run record.'
+    one = lambda xs: ', '.join(sorted({str(x) for x in xs if x not in (None, '')})) or 'not recorded'
+    days = sorted(d for d in map(_day, records) if d)
+    when = (days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}") if days else 'date not recorded'
+    mins = sum(((r.get('timings') or {}).get('wall_seconds') or 0) for r in records) / 60
+    data = one(r.get('data_description') or f"{r.get('dataset')} data" for r in records)
+    frames = one(f"{r.get('train_frames')} train / {r.get('n_images')} test frames" for r in records)
+    return (f"*Provenance:* {len(records)} runs (preset {one(r.get('preset') for r in records)}), commit {one(r.get('commit') for r in records)}, "
+            f"{when}, {one(r.get('hardware') for r in records)}; {mins:.0f} min of run time (training + evaluation, summed); "
+            f"{data}, {frames}.")
+
+def _read_csv(rd:Path, stem:str):
+    import pandas as pd
+    p = rd/f'{stem}.csv'
+    return pd.read_csv(p) if p.exists() else None
+
+def _pm_row(r, metric='abs_rel')->str:
+    import pandas as pd
+    sd = r.get(metric + '_sd'); n = r.get('n')
+    return _pm(float(r[metric]), None if sd is None or pd.isna(sd) else float(sd)) + (f" (n = {int(n)})" if n is not None and not pd.isna(n) else '')
+
+def _prior(df, preset):
+    b = df[(df.source == BASELINE_SOURCE) & (df.method.astype(str) == 'layout prior') & (df.preset.astype(str) == preset)] if 'method' in df else df.iloc[0:0]
+    return float(b.abs_rel.iloc[0]) if len(b) else None
+
+def _table_records(n:int, records:list)->list:
+    "The records a table's reproduced rows come from (the builder's own choice, `attrs['records']`)."
+    names = set(TABLES[n][1](records).attrs.get('records') or ())
+    return [r for r in records if r.get('name') in names]
+
+def readme_results(results_dir='results', preset:str=README_PRESET)->str:
+    """The README's "What this repository shows" from the files in `results_dir` (tables' .csv, run records, executed
+    notebooks): Table 2's variants as a compact table, one line per ablation table, the cost and the decoder, each with a
+    provenance line, and what the numbers do and do not show — so that `make readme` after a main job says what that job
+    found, with no number typed by hand."""
+    import pandas as pd
+    rd = resolve_path(results_dir)
+    records = load_records(rd, preset)
+    out = []
+    if records:
+        one = lambda k: ', '.join(sorted({str(r.get(k)) for r in records}))
+        pre = {r['config'].get('pretrained') if isinstance(r.get('config'), dict) else None for r in records}
+        init = {frozenset({False}): 'from random initialisation', frozenset({True}): 'from ImageNet weights'}.get(frozenset(pre), '')
+        out.append(f"The reproduced rows: preset {preset}, {one('steps')} training steps at {one('resolution')}"
+                   + (f" ({init})" if init else '') + f", on {one('dataset')} data; every number below is read from `results/`.")
+    t2 = _read_csv(rd, 'table2_variants')
+    if t2 is not None:
+        d = t2[(t2.preset.astype(str) == preset) & t2.source.isin(['reproduced', BASELINE_SOURCE])]
+        rep, prior = d[d.source == 'reproduced'], _prior(d, preset)
+        out.append(f"### The five variants of the supplementary's Table 2, trained here ([table](results/table2_variants.md), "
+                   f"[per-class Fig. 1](results/fig_per_class.png))")
+        out.append(provenance_line(_table_records(2, records)))
+        view = compact_table(d.reset_index(drop=True))
+        out.append(_to_markdown(view.drop(columns=[c for c in ('source', 'preset') if c in view])))
+        if prior is not None and len(rep):
+            below = rep[rep.abs_rel < prior]
+            clear = rep[rep.abs_rel + 2 * rep.abs_rel_sd.fillna(np.inf) < prior]
+            best = rep.loc[rep.abs_rel.idxmin()]
+            diff = rep[rep.vs_default.astype(str) != 'default']
+            beyond = diff.vs_default.astype(str).str.contains('>').sum()
+            verdict = ('No variant has a mean test AbsRel below it' if not len(below) else
+                       f"{len(below)} of {len(rep)} variants have a mean test AbsRel below it, "
+                       + (f"{len(clear)} by more than 2 sd" if len(clear) else 'none by more than 2 sd'))
+            out.append(f"The layout prior (one depth map for every image: the per-pixel median of the training depths) scores "
+                       f"{prior:.3f} on the same test frames. {verdict}; the best is {best.method} at {_pm_row(best)}. "
+                       f"{'None' if not beyond else beyond} of the {len(diff)} other variants differ{'s' if not beyond else ''} from the "
+                       f"full model by more than twice the pooled sd of their seeds.")
+    lines = []
+    for n, stem, title, keys, label, fig in _ABLATIONS:
+        df = _read_csv(rd, stem)
+        if df is None: continue
+        rep = df[(df.source == 'reproduced') & (df.preset.astype(str) == preset)]
+        if not len(rep): continue
+        paper = df[df.source == PAPER_SOURCE]
+        def paper_value(r):
+            m = paper
+            for k in keys:
+                want = str(r[k]).replace(' (this code)', ' (ours)').lower()
+                m = m[m[k].astype(str).str.lower() == want]
+            return f"paper {float(m.abs_rel.iloc[0]):.3f}, " if len(m) == 1 else ''
+        rows = '; '.join(f"{label(r)}: {paper_value(r)}here {_pm_row(r)}" for _, r in rep.iterrows())
+        prior = _prior(df, preset)
+        beyond = rep.vs_default.astype(str).str.contains('>').sum()
+        links = f"[table](results/{stem}.md)" + (f", [figure](results/{fig})" if fig and (rd/fig).exists() else '')
+        lines.append(f"- **Table {n}, {title}** ({links}): {rows}" + (f"; layout prior {prior:.3f}" if prior is not None else '')
+                     + (f"; {beyond} of the {len(rep) - 1} other rows differ from the default by more than 2 sd" if len(rep) > 1 else '')
+                     + ".\n  "
+                     + provenance_line(_table_records(n, records)))
+    if lines: out.append('### The ablations (supplementary Tables 3–7), trained here\n\n' + '\n'.join(lines))
+    cost, t1 = _read_csv(rd, 'table2_cost'), _read_csv(rd, 'table1_decoder')
+    more = []
+    if cost is not None and 'this_train_time_ratio' in cost:
+        f = cost.set_index('variant').loc['full']
+        more.append(f"- **Table 2, cost of the full model relative to Monodepth2** ([table](results/table2_cost.md)): training step "
+                    f"×{f.this_train_time_ratio:.2f} here (paper ×{f.paper_train_time_ratio:.2f}), memory ×{f.this_memory_ratio:.2f} "
+                    f"(paper ×{f.paper_memory_ratio:.2f}), inference ×{f.this_inference_fast_ratio:.2f} on the fast path and "
+                    f"×{f.this_inference_net_ratio:.2f} as trained (paper ×{f.paper_inference_ratio:.2f}).\n  " + _notebook_provenance(rd, 'table2_cost', cost))
+    if t1 is not None and 'match' in t1:
+        more.append(f"- **Table 1, the depth decoder**, read off the model: {int(t1['match'].sum())} of {len(t1)} rows match the "
+                    f"supplementary ([table](results/table1_decoder.md)).\n  " + _notebook_provenance(rd, 'table1_decoder', t1))
+    if more: out.append('### Cost and architecture\n\n' + '\n'.join(more))
+    figs = [(f, t) for f, t in (('fig_depth_examples.png', 'depth examples'), ('fig_margin.png', 'margin'),
+                                ('fig_cma_layers.png', 'CMA layers'), ('fig_per_class.png', 'per class')) if (rd/f).exists()]
+    if (rd/'fig_depth_examples.png').exists():
+        out.append("![Predicted depth of the default run beside the ground truth and the layout prior](results/fig_depth_examples.png)")
+    out.append('Figures: ' + ' · '.join(f"[{t}](results/{f})" for f, t in figs)
+               + " · learning curves and run records in [results/runs/](results/runs/) · executed notebooks in "
+               "[results/executed/](results/executed/).")
+    return '\n\n'.join(out)
+
+def _notebook_provenance(rd:Path, nb:str, df)->str:
+    "Provenance of a table made by one notebook (no training runs): its executed copy's date and duration, the hardware and commit its .csv names."
+    ex = sorted((rd/'executed').glob(f'{nb}*.ipynb'))
+    meta = json.loads(ex[-1].read_text()).get('metadata', {}).get('papermill', {}) if ex else {}
+    when = str(meta.get('start_time') or '')[:10] or 'date not recorded'
+    dur = f", {float(meta['duration']):.0f} s" if meta.get('duration') else ''
+    hw = ', '.join(sorted(set(df.hardware.astype(str)))) if 'hardware' in df else ''
+    md = rd/f'{nb}.md'
+    if not hw and md.exists():                       # tables written before the .csv held the hardware: the caption names it
+        m = re.search(r"measured here with cmadepth\.bench on (.+?), \d+×\d+, ", md.read_text())
+        hw = m.group(1) if m else ''
+    commit = ', '.join(sorted(set(df.commit.astype(str)))) if 'commit' in df else 'not recorded'
+    return f"*Provenance:* `nbs/{nb}.ipynb`, {when}{dur}" + (f", {hw}" if hw else '') + f", commit {commit}."
+

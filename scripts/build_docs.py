@@ -173,15 +173,36 @@ _HIDE = re.compile(r'^#\|\s*hide\b', re.M)
 def _cell_text(c)->str: return ''.join(c['source']) if isinstance(c['source'], list) else c['source']
 
 
+_ASIS = re.compile(r'^#\|\s*output:\s*asis\b', re.M)
+
+
+def run_asis(src:str, root:Path=ROOT)->str:
+    """Run a `#| output: asis` cell of the landing page now, as Jupyter would (working directory `nbs/`, the checkout's
+    `cmadepth` first on the path), and return what it prints: markdown, generated from the files it reads (`results/`)."""
+    import contextlib, io
+    buf, cwd, path = io.StringIO(), os.getcwd(), list(sys.path)
+    try:
+        os.chdir(root / 'nbs'); sys.path.insert(0, str(root))
+        with contextlib.redirect_stdout(buf): exec(compile(src, f'{root / INDEX} (an output: asis cell)', 'exec'), {'__name__': '__main__'})
+    finally:
+        os.chdir(cwd); sys.path[:] = path
+    return buf.getvalue()
+
+
 def index_markdown(root:Path=ROOT)->str:
-    """The landing page's markdown from `nbs/index.ipynb`, in cell order: markdown cells as written; code cells (unless
-    `#| hide`) as ```python blocks, followed by their text outputs in a plain block; cells are separated by one blank line."""
+    """The landing page's markdown from `nbs/index.ipynb`, in cell order: markdown cells as written; a code cell tagged
+    `#| output: asis` is run now (`run_asis`) and what it prints goes in as markdown (its source is not shown: the README's
+    results are generated from `results/` each time, never typed); other code cells (unless `#| hide`) as ```python
+    blocks, followed by their text outputs in a plain block; cells are separated by one blank line."""
     nb = json.loads((root / INDEX).read_text())
     parts = []
     for c in nb['cells']:
         src = _cell_text(c).strip('\n')
         if not src: continue
         if c['cell_type'] == 'markdown': parts.append(src)
+        elif c['cell_type'] == 'code' and _ASIS.search(src):
+            out = run_asis(src, root).strip('\n')
+            if out: parts.append(out)
         elif c['cell_type'] == 'code' and not _HIDE.search(src):
             parts.append(f'```python\n{src}\n```')
             out = ''.join(''.join(o.get('text', '')) if o.get('output_type') == 'stream' else ''.join(o.get('data', {}).get('text/plain', ''))
@@ -229,7 +250,7 @@ def index_from_readme(root:Path=ROOT)->None:
 def _landing_page(readme:str, nb_stems:set)->str:
     "The landing page (`index_markdown`): links into results/ folders go to their index pages, notebook names link."
     text = readme.replace('](results/runs/)', '](results/runs/index.md)').replace('](results/executed/)', '](results/executed/index.md)')
-    text = text.replace('](DEVELOPING.md)', '](developing.md)')
+    text = text.replace('](DEVELOPING.md)', '](developing.md)').replace('](results/README.md)', '](results/index.md)')
     def link_cell(m):
         stem = m.group(1)
         return f'| [{stem}](nbs/{stem}.ipynb) |' if stem in nb_stems else m.group(0)

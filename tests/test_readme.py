@@ -1,6 +1,8 @@
 """README.md is generated from nbs/index.ipynb (`make readme`), so the two cannot drift; the generator keeps markdown
-cells as written, shows code cells with their text outputs, leaves `#| hide` cells out, and reads a hand edit back."""
-import importlib.util, json, shutil
+cells as written, runs `#| output: asis` cells now (the results part, from results/), shows other code cells with their
+text outputs, leaves `#| hide` cells out, and reads a hand edit back. The README is a front page: ≤ 150 lines, no
+lab-log words, commit hashes only in provenance lines, and its one estimate of the main job is the dry run's."""
+import importlib.util, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,3 +39,43 @@ def test_generator_cells_and_the_way_back(tmp_path):
     cells = json.loads((tmp_path / 'nbs' / 'index.ipynb').read_text())['cells']
     assert [''.join(c['source']).splitlines()[0] for c in cells] == ['# t', '## a', '## b']
     assert B.readme_text(tmp_path) == (tmp_path / 'README.md').read_text()
+
+
+def test_asis_cells_are_generated_now(tmp_path):
+    "A `#| output: asis` code cell runs at build time (from nbs/, like Jupyter) and what it prints goes in as markdown, its source hidden."
+    (tmp_path / 'nbs').mkdir()
+    (tmp_path / 'data.txt').write_text('**from a file**')
+    cell = {'cell_type': 'code', 'id': 'c', 'metadata': {}, 'execution_count': None, 'outputs': [],
+            'source': "#| echo: false\n#| output: asis\nprint(open('../data.txt').read())"}
+    (tmp_path / 'nbs' / 'index.ipynb').write_text(json.dumps(_nb([{'cell_type': 'markdown', 'id': 'a', 'metadata': {}, 'source': '# t'}, cell])))
+    assert B.index_markdown(tmp_path) == '# t\n\n**from a file**\n'
+    (tmp_path / 'data.txt').write_text('changed')
+    assert B.index_markdown(tmp_path) == '# t\n\nchanged\n'
+
+
+README = (ROOT / 'README.md').read_text()
+HASH = re.compile(r'\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b')
+
+
+def test_readme_is_a_front_page():
+    "≤ 150 lines; no lab-log words; a commit hash only in a provenance line; the results part generated, with provenance."
+    lines = README.splitlines()
+    assert len(lines) <= 150, f'README.md has {len(lines)} lines (at most 150)'
+    for word in ('issue', 'session', 'sizing run', 'shared with other work'):
+        assert word not in README.lower(), word
+    for l in lines:
+        if '*Provenance:*' not in l: assert not HASH.search(l), l
+    assert '## What this repository shows' in README and README.count('*Provenance:*') >= 2
+    assert '| layout prior |' in README                                  # Table 2's variants beside the baseline
+
+
+def test_readme_estimate_is_the_dry_runs():
+    "The README's one estimate of the main job is what `cmadepth-reproduce --dry-run --jobs 2` prints for a fresh clone."
+    exe = shutil.which('cmadepth-reproduce') or str(Path(sys.executable).parent / 'cmadepth-reproduce')
+    r = subprocess.run([exe, '--dry-run', '--jobs', '2'], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                       env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert r.returncode == 0, r.stderr
+    dry = re.search(r'on a fresh clone about (\d+) min', r.stdout.splitlines()[0])
+    ours = re.findall(r'about \*\*(\d+) min on a 2-core CPU\*\*', README)
+    assert dry and ours == [dry.group(1)], (r.stdout.splitlines()[0], ours)
+    assert len(re.findall(r'\b\d+ min\b', README.split('## What this repository shows')[0])) == 1     # one estimate, no other
