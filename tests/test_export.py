@@ -101,7 +101,8 @@ def test_predict_onnxruntime_equals_torch_backend(ctx, tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (150, 500, 3), dtype=np.uint8)).save(img)
     a = run('cmadepth-predict', img, '--weights', path, '--backend', 'onnxruntime', '--out', tmp_path / 'ort', '--quiet')
     assert a.returncode == 0, a.stderr[-3000:]
-    assert 'onnxruntime' in a.stdout and 'wrote 4 files' in a.stdout
+    assert 'onnxruntime' in a.stdout and 'wrote 5 files' in a.stdout     # disparity, depth, segmentation (png, npy) + the colour key
+    assert (tmp_path / 'ort' / 'seg_legend.png').exists()
     b = run('cmadepth-predict', img, '--weights', ctx['weights']['full'], '--out', tmp_path / 'torch', '--device', 'cpu', '--quiet')
     assert b.returncode == 0, b.stderr[-3000:]
     da, db = (np.load(tmp_path / d / 'img_depth.npy') for d in ('ort', 'torch'))
