@@ -332,7 +332,10 @@ def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bo
     fast = FastDepthNet.from_model(net)          # the exact fast path (same disparities to 1e-7, about half the time)
     ev = E.evaluate_model(cfg, depth_net=fast, device=device, progress=progress, baselines=('constant', 'layout_prior'))
     improved = improved_gt_eval(cfg, fast, progress=False, disps=ev['disps'], gt=ev['gt'])   # the same test predictions, another protocol
-    pose_diag = pose_diagnostic(pose_net, cfg, 'test', device=device)   # ATE, translation cosine and length ratio
+    # ATE, translation cosine and length ratio of the pose network (none when the exact-pose diagnostic replaced it)
+    pose_diag = pose_diagnostic(pose_net, cfg, 'test', device=device) if cfg.pose_source == 'net' else None
+    collapse = E.collapse_check(ev['disps'], cfg.min_depth)     # constant depth or depth clipped at min_depth
+    if collapse['collapsed']: print(f"{cfg.name}: COLLAPSED ({collapse['reason']}); AbsRel {ev['metrics'].iloc[0]['abs_rel']:.3f}", flush=True)
     eval_seconds = time.time() - t_eval
     m = ev['metrics'].iloc[0]
     per_class = None
@@ -345,6 +348,7 @@ def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bo
                config={k: (project_relative(v) if k in ('data_path', 'log_dir') else v) for k, v in cfg.to_dict().items()},
                init=dict(pretrained=cfg.pretrained, init_weights=getattr(cfg, 'init_weights', None)),
                pose_diagnostic=pose_diag,   # cmadepth.pose_eval.pose_diagnostic on the test drives (None without GT poses)
+               pose_source=cfg.pose_source, collapse=collapse,   # evaluate.collapse_check of the test predictions
                variant=cfg.variant, preset=cfg.preset, dataset=cfg.dataset, data_path=project_relative(cfg.data_path),
                backbone=cfg.backbone, labels=cfg.labels, cma_layers=','.join(map(str, cfg.cma_layers)),
                margin=cfg.sgt_margin, sgt_kernel=cfg.sgt_kernel, seed=cfg.seed,

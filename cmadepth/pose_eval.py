@@ -84,7 +84,7 @@ def pose_diagnostic(pose_net, cfg, subset:str='test', batch_size:int=8, device='
     finally: pose_net.train(was)
     return dict(subset=subset, **pose_metrics(pred, gt))
 
-# %% ../nbs/19_pose_eval.ipynb #de612457
+# %% ../nbs/19_pose_eval.ipynb #f578f6d7
 def test_curve(cfg, every:int=125, out=None, tag:str|None=None, say=print, **extra)->list:
     """Train `cfg` from scratch (`train.train`, resume off) and score the depth network on every test frame each
     `every` steps and at the end: rows of step, AbsRel, δ<1.25, the layout prior and constant baselines on the same
