@@ -18,13 +18,14 @@ def main(tag):
     labels = E.load_eval_labels(cfg.data_path, 'synth', 'primary', sizes=[g.shape for g in gt])
     bands = [(0, 5), (5, 10), (10, 20), (20, 40), (40, 80)]
     classes = {0: 'road', 1: 'sidewalk', 2: 'building', 8: 'vegetation', 13: 'car', 5: 'pole'}
-    acc = {}
+    acc = {}; far = {'net': [], 'prior': []}
     for d, g, lab in zip(disps, gt, labels):
         m = E.eval_mask(g, proto)
         pd_ = 1 / E.resize_map(d, g.shape); pp = prior.copy()
         for name, p in (('net', pd_), ('prior', pp)):
             p = p * np.median(g[m]) / np.median(p[m]); p = np.clip(p, 1e-3, 80)
             err = np.abs(p - g) / np.maximum(g, 1e-6)
+            if (m & (g >= 5)).any(): far[name].append(err[m & (g >= 5)].mean())
             for lo, hi in bands:
                 k = m & (g >= lo) & (g < hi); acc.setdefault((name, f'{lo}-{hi} m'), []).append(err[k])
             for c, cn in classes.items():
@@ -34,5 +35,6 @@ def main(tag):
         v = np.concatenate(v); out.setdefault(key, {})[name] = (float(v.mean()) if len(v) else float('nan'), len(v))
     tot = sum(n for (_, n) in (out[k]['net'] for k in out if k.endswith(' m')))
     print(f"{tag}: pixel-averaged AbsRel by band/class (net vs prior; share of pixels)")
+    print(f"  image-mean AbsRel without the pixels nearer than 5 m: net {np.mean(far['net']):.3f}, prior {np.mean(far['prior']):.3f}, ratio {np.mean(far['net'])/np.mean(far['prior']):.2f}")
     for k, v in out.items(): print(f"  {k:12s} net {v['net'][0]:.3f}  prior {v['prior'][0]:.3f}  share {v['net'][1]/tot:.2f}")
 if __name__ == '__main__': main(sys.argv[1])

@@ -1,6 +1,6 @@
 """One run of the data/preset search: render (once) the synthetic data a design names, train the depth network with the
 exact (pose_source=gt) or the learned pose, and score it every `--every` steps on all test frames against the layout
-prior on the same frames. Appends one JSON line per scoring to runs/search/results.jsonl.
+prior on the same frames (`cmadepth.pose_eval.test_curve`). Appends one JSON line per scoring to runs/search/results.jsonl.
 
     python scripts/ceiling.py --tag exact-s1 --speed 1.0 --pose gt --steps 500 --every 125
 """
@@ -28,9 +28,7 @@ def main(argv=None):
     import torch; torch.set_num_threads(a.threads)
     from cmadepth.config import Config
     from cmadepth.synthetic import generate
-    from cmadepth import train as T, evaluate as E
-    from cmadepth.kitti import load_gt_depths, split_lines
-    from cmadepth.loader import make_loader
+    from cmadepth.kitti import split_lines
     extra = (f"_rt{a.road_texture}" if a.road_texture else '') + (f"_p{a.pitch_sd}" if a.pitch_sd else '') + ('_static' if a.static else '')
     data = Path(a.data or f"data/search/s{a.speed}_d{a.drives}_f{a.frames}_{a.rh}x{a.rw}{extra}")
     if not (data/'manifest.json').exists():
@@ -46,25 +44,9 @@ def main(argv=None):
                       max_steps=a.steps, epochs=epochs, lr=a.lr, lr_milestones=ms, pose_source=a.pose, gt_pose_scale=a.gt_scale,
                       pose_translation_scale=a.pts, seed=a.seed, log_dir='runs/search', name=a.tag)
     if a.set: cfg = cfg.override(a.set)
-    gt = load_gt_depths(data, 'synth')
-    proto = E.protocol_for_split('synth')
-    prior = E.layout_prior_baseline(E.load_train_gt_depths(data, 'synth', 100), gt, proto).row['abs_rel']
-    const = E.constant_depth_baseline(gt, proto).row['abs_rel']
-    loader = make_loader(cfg, 'test', augment=False, shuffle=False, batch_size=16)
-    out = Path('runs/search/results.jsonl'); out.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    def score(step, dn, pn):
-        if step % a.every and step != a.steps: return
-        disps = E.predict_disparities(dn, cfg, loader=loader, progress=False, device='cpu')
-        m = E.evaluate_predictions(disps, gt, proto).row
-        depth = [1 / np.maximum(d, 1e-6) for d in disps]
-        spread = float(np.median([np.std(x) / np.mean(x) for x in depth]))
-        rec = dict(tag=a.tag, step=step, abs_rel=float(m['abs_rel']), a1=float(m['a1']), prior=float(prior), constant=float(const),
-                   ratio=float(m['abs_rel']) / float(prior), spread=spread, minutes=(time.time() - t0) / 60,
-                   args={k: v for k, v in vars(a).items() if k not in ('tag',)}, n_test=len(gt), n_train=n_train)
-        with open(out, 'a') as f: f.write(json.dumps(rec) + '\n')
-        print(f"{a.tag} step {step}: AbsRel {rec['abs_rel']:.3f} ({rec['ratio']:.2f} × prior {prior:.3f}; constant {const:.3f}) "
-              f"a1 {rec['a1']:.3f} spread {spread:.3f} [{rec['minutes']:.1f} min]", flush=True)
-    T.train(cfg, resume=False, progress=False, on_step=score)
+    from cmadepth.pose_eval import test_curve
+    design = dict(speed=a.speed, road_texture=a.road_texture, static=a.static, pitch_sd=a.pitch_sd, drives=a.drives, frames=a.frames)
+    test_curve(cfg, every=a.every, out='runs/search/results.jsonl', tag=a.tag, design=design,
+               command='python scripts/ceiling.py ' + ' '.join(argv if argv is not None else sys.argv[1:]))
 
 if __name__ == '__main__': main()
