@@ -19,9 +19,10 @@ __all__ = ['SPLITS_DIR', 'SUBSETS', 'SIDES', 'K_NORM', 'CITYSCAPES_TRAIN_IDS', '
            'split_lines', 'read_calib_file', 'velo_to_cam', 'cam_calib', 'kitti_intrinsics', 'load_velodyne_points',
            'project_velodyne', 'generate_depth_map', 'label_to_train_id', 'label_table', 'label_id_palette',
            'train_id_palette', 'colorize_labels', 'image_path', 'label_path', 'depth_gt_path', 'velodyne_path',
-           'calib_dir', 'poses_path', 'read_poses', 'Missing', 'find_missing', 'missing_error', 'open_image',
-           'read_label_png', 'read_depth_png', 'write_depth_png', 'to_rgb', 'check_label_values', 'fake_label',
-           'fake_image', 'write_fake_kitti', 'export_gt_depths', 'gt_depths_path', 'load_gt_depths', 'export_main']
+           'calib_dir', 'poses_path', 'read_poses', 'relative_pose', 'Missing', 'find_missing', 'missing_error',
+           'open_image', 'read_label_png', 'read_depth_png', 'write_depth_png', 'to_rgb', 'check_label_values',
+           'fake_label', 'fake_image', 'write_fake_kitti', 'export_gt_depths', 'gt_depths_path', 'load_gt_depths',
+           'export_main']
 
 # %% ../nbs/11_kitti.ipynb #9738db24
 import cmadepth
@@ -243,6 +244,11 @@ def read_poses(path)->np.ndarray:
     if rows.shape[1] != 12: raise ValueError(f"{path}: expected 12 numbers per line (a 3×4 matrix), found {rows.shape[1]}")
     P = np.tile(np.eye(4), (len(rows), 1, 1)); P[:, :3, :4] = rows.reshape(-1, 3, 4)
     return P
+
+def relative_pose(P:np.ndarray, t, o:int=1)->np.ndarray:
+    "True T_{t→t+o} = P_{t+o}⁻¹ P_t (maps points of camera t into camera t+o) from camera-to-world poses P; `t` an int or an array."
+    t = np.asarray(t)
+    return np.linalg.inv(P[t + o]) @ P[t]
 
 @dataclass
 class Missing:

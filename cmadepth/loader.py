@@ -12,7 +12,7 @@ from PIL import Image
 from .errors import Parser, UserError, command, error_message
 from .kitti import (SUBSETS, LABEL_DIRS, find_split_file, read_split, split_lines, kitti_intrinsics, label_to_train_id,
     image_path, label_path, depth_gt_path, velodyne_path, calib_dir, find_missing, missing_error, open_image,
-    read_label_png, read_depth_png, to_rgb, check_label_values, gt_depths_path, poses_path, read_poses)
+    read_label_png, read_depth_png, to_rgb, check_label_values, gt_depths_path, poses_path, read_poses, relative_pose)
 # torch and torchvision are imported inside the dataset and loader code: the folder checks (`cmadepth-check-kitti`)
 # run without them (torch's import takes seconds).
 
@@ -113,7 +113,7 @@ class KittiDataset:
         P). A flipped sample's camera is mirrored in x: T ↦ S T S with S = diag(−1, 1, 1, 1) (exact: the principal point
         is the image centre)."""
         line = self.lines[index]; P = self.poses[line.folder]
-        T = np.stack([np.linalg.inv(P[line.frame + o]) @ P[line.frame] for o in self.frame_ids[1:]])
+        T = np.stack([relative_pose(P, line.frame, o) for o in self.frame_ids[1:]])
         if flip: S = np.diag([-1.0, 1, 1, 1]); T = S @ T @ S
         return T
 

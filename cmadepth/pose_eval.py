@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 from .errors import progress_bar
-from .kitti import read_poses      # the poses.txt reader (also the loader's, for pose_source=gt)
+from .kitti import read_poses, relative_pose      # the poses.txt reader and T_{t→t+o} (also the loader's, for pose_source=gt)
 import torch
 from .loader import make_loader
 from .model import predict_poses
@@ -19,7 +19,7 @@ __all__ = ['gt_relative', 'snippet_positions', 'snippet_ate', 'translation_cosin
 # %% ../nbs/19_pose_eval.ipynb #0dc5a30b
 def gt_relative(P:np.ndarray)->np.ndarray:
     "(F−1)×4×4 true T_{t→t+1} = P_{t+1}⁻¹ P_t (maps points of camera t into camera t+1) from camera-to-world poses P."
-    return np.linalg.inv(P[1:]) @ P[:-1]
+    return relative_pose(P, np.arange(len(P) - 1), 1)
 
 def snippet_positions(T:np.ndarray)->np.ndarray:
     "(n+1)×3 camera positions in the first camera's frame from n chained relative poses T_{k→k+1}: C₀ = I, C_{k+1} = C_k T⁻¹."
@@ -80,7 +80,7 @@ def pose_diagnostic(pose_net, cfg, subset:str='test', batch_size:int=8, device='
                 for i, Ti in zip(batch.index.tolist(), T):
                     l = ds.lines[i]; Pd = P[l.folder]
                     if l.frame + 1 < len(Pd):
-                        pred[(l.folder, l.frame)] = Ti; gt[(l.folder, l.frame)] = np.linalg.inv(Pd[l.frame + 1]) @ Pd[l.frame]
+                        pred[(l.folder, l.frame)] = Ti; gt[(l.folder, l.frame)] = relative_pose(Pd, l.frame, 1)
     finally: pose_net.train(was)
     return dict(subset=subset, **pose_metrics(pred, gt))
 

@@ -776,7 +776,8 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
 # %% ../nbs/12_synthetic.ipynb #6fedc690
 DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=8, **DESIGN)
 
-def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=0.0, pitch_sd=0.0, moving=True):
+def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=DESIGN['road_texture'],
+            pitch_sd=DESIGN['pitch_sd'], moving=DESIGN['moving']):
     p = dict(version=VERSION, drives=int(drives), frames=int(frames), seed=int(seed), height=int(height), width=int(width),
              speed=float(speed), val_drives=int(val_drives), test_drives=int(test_drives), supersample=2,
              cam_height=CAM_HEIGHT, K_normalised=K_NORM[:2, :3].tolist(), date=DATE,
