@@ -203,10 +203,11 @@ def baseline_table(results:dict)->'pd.DataFrame':
 COLLAPSE_SPREAD = 0.05      # median per-image coefficient of variation of the predicted depth below this: constant depth
 COLLAPSE_SATURATED = 0.25   # more than this fraction of pixels at the min_depth bound: depth clipped near the camera
 
-def collapse_check(disps, min_depth:float=0.1)->dict:
+def collapse_check(disps, min_depth:float=0.1, abs_rel:float|None=None, constant:float|None=None)->dict:
     """Whether predictions (scaled disparities, as `predict_disparities` returns them) collapsed: `spread` (median
-    per-image std/mean of depth), `saturated` (fraction of pixels with disparity ≥ 0.98/`min_depth`), `collapsed`
-    and the `reason` in words ('' when healthy)."""
+    per-image std/mean of depth), `saturated` (fraction of pixels with disparity ≥ 0.98/`min_depth`), and, given the
+    run's `abs_rel` and the `constant`-depth baseline's on the same frames, whether it scores worse than that baseline;
+    `collapsed` and the `reason` in words ('' when healthy)."""
     spreads, sat = [], []
     for d in disps:
         d = np.asarray(d, np.float64); z = 1 / np.maximum(d, 1e-12)
@@ -214,7 +215,9 @@ def collapse_check(disps, min_depth:float=0.1)->dict:
     if not spreads: raise ValueError("collapse_check: no predictions")
     spread, saturated = float(np.median(spreads)), float(np.mean(sat))
     why = [w for w, bad in ((f"constant depth (spread {spread:.3f} < {COLLAPSE_SPREAD})", spread < COLLAPSE_SPREAD),
-                            (f"{saturated:.0%} of pixels at min_depth", saturated > COLLAPSE_SATURATED)) if bad]
+                            (f"{saturated:.0%} of pixels at min_depth", saturated > COLLAPSE_SATURATED),
+                            (f"AbsRel {abs_rel or 0:.3f} ≥ the constant-depth baseline {constant or 0:.3f}",
+                             abs_rel is not None and constant is not None and abs_rel >= constant)) if bad]
     return dict(spread=spread, saturated=saturated, collapsed=bool(why), reason='; '.join(why))
 
 # %% ../nbs/14_evaluate.ipynb #3886229c

@@ -105,7 +105,7 @@ def test_curve(cfg, every:int=125, out=None, tag:str|None=None, say=print, **ext
         disps = E.predict_disparities(depth_net, cfg, loader=loader, progress=False, device=T.resolve_device(cfg))
         m = E.evaluate_predictions(disps, gt, proto).row
         r = dict(tag=tag, step=step, abs_rel=float(m['abs_rel']), a1=float(m['a1']), prior=prior, constant=const,
-                 ratio=float(m['abs_rel']) / prior, **E.collapse_check(disps, cfg.min_depth), minutes=(time.time() - t0) / 60,
+                 ratio=float(m['abs_rel']) / prior, **E.collapse_check(disps, cfg.min_depth, float(m['abs_rel']), const), minutes=(time.time() - t0) / 60,
                  pose_source=cfg.pose_source, variant=cfg.variant, n_test=len(gt), **extra)
         rows.append(r)
         if out is not None:
