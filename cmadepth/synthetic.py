@@ -29,9 +29,9 @@ __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 
            'SIGN', 'VEGETATION', 'TERRAIN', 'SKY', 'PERSON', 'CAR', 'VALID_LABEL_IDS', 'BOX', 'CYL', 'SPH', 'M_ASPHALT',
            'M_PAINT', 'M_GRASS', 'M_PAVING', 'M_FACADE', 'M_CONCRETE', 'M_FENCE', 'M_METAL', 'M_SIGN', 'M_LIGHT',
            'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'DESIGN', 'VELO_TO_CAM_R',
-           'DEFAULTS', 'cli', 'SYNTH_DATA', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene', 'cull',
-           'render_frame', 'degrade_labels', 'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name', 'render_drive',
-           'split_drives', 'split_lines', 'generate', 'main', 'label_agreement', 'ensure_data']
+           'WARMUP_SPLIT', 'DEFAULTS', 'cli', 'SYNTH_DATA', 'intrinsics', 'value_noise', 'fbm', 'Scene', 'make_scene',
+           'cull', 'render_frame', 'degrade_labels', 'calib_cam_to_cam', 'calib_velo_to_cam', 'drive_name',
+           'render_drive', 'split_drives', 'split_lines', 'generate', 'main', 'label_agreement', 'ensure_data']
 
 # %% ../nbs/12_synthetic.ipynb #4f72bc06
 def intrinsics(height:int, width:int)->np.ndarray:
@@ -774,20 +774,26 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
     return scene
 
 # %% ../nbs/12_synthetic.ipynb #6fedc690
-DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=0.3, val_drives=2, test_drives=8, **DESIGN)
+WARMUP_SPLIT = 'synth_warmup'   # split of the warm-up drives (training lines only)
+DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=1.0, val_drives=2, test_drives=8,
+                warmup_speed=0.3, warmup_drives=16, **DESIGN)
 
 def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=DESIGN['road_texture'],
-            pitch_sd=DESIGN['pitch_sd'], moving=DESIGN['moving']):
+            pitch_sd=DESIGN['pitch_sd'], moving=DESIGN['moving'], warmup_speed=DEFAULTS['warmup_speed'],
+            warmup_drives=DEFAULTS['warmup_drives']):
     p = dict(version=VERSION, drives=int(drives), frames=int(frames), seed=int(seed), height=int(height), width=int(width),
              speed=float(speed), val_drives=int(val_drives), test_drives=int(test_drives), supersample=2,
              cam_height=CAM_HEIGHT, K_normalised=K_NORM[:2, :3].tolist(), date=DATE,
-             road_texture=float(road_texture), pitch_sd=float(pitch_sd), moving=bool(moving))
+             road_texture=float(road_texture), pitch_sd=float(pitch_sd), moving=bool(moving),
+             warmup_speed=float(warmup_speed) if warmup_drives else 0.0, warmup_drives=int(warmup_drives))
     if p['road_texture'] < 0 or p['pitch_sd'] < 0: raise ValueError(f'road_texture={road_texture}, pitch_sd={pitch_sd}: must be ≥ 0')
     if p['frames'] < 3: raise ValueError(f'frames={frames}: need at least 3 frames per drive (a frame with both neighbours)')
     if p['drives'] < 1 + p['val_drives'] + p['test_drives']:
         raise ValueError(f'drives={drives}: need at least val_drives + test_drives + 1 = {1 + val_drives + test_drives}')
     if p['height'] < 8 or p['width'] < 8: raise ValueError(f'height={height}, width={width}: too small')
     if not 0 < p['speed'] <= 5: raise ValueError(f'speed={speed}: metres per frame must be in (0, 5]')
+    if p['warmup_drives'] < 0: raise ValueError(f'warmup_drives={warmup_drives}: must be ≥ 0')
+    if p['warmup_drives'] and not 0 < p['warmup_speed'] <= 5: raise ValueError(f'warmup_speed={warmup_speed}: metres per frame must be in (0, 5]')
     return p
 
 def split_drives(drives:int, val_drives:int, test_drives:int)->dict:
@@ -820,14 +826,17 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
              height:int=DEFAULTS['height'], width:int=DEFAULTS['width'], speed:float=DEFAULTS['speed'],
              val_drives:int=DEFAULTS['val_drives'], test_drives:int=DEFAULTS['test_drives'], workers:int=1,
              progress:bool=True, force:bool=False, road_texture:float=DEFAULTS['road_texture'],
-             pitch_sd:float=DEFAULTS['pitch_sd'], moving:bool=DEFAULTS['moving'])->Path:
+             pitch_sd:float=DEFAULTS['pitch_sd'], moving:bool=DEFAULTS['moving'],
+             warmup_speed:float=DEFAULTS['warmup_speed'], warmup_drives:int=DEFAULTS['warmup_drives'])->Path:
     """Render `drives` drives of `frames` frames into `out` in the KITTI raw layout (see the notebook for the
-    file list). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`); data
+    file list), and `warmup_drives` more training drives at `warmup_speed` m/frame (numbered after them; their lines in
+    split `synth_warmup`, the warm-up set of the presets' first epoch; 0: none). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`); data
     rendered with other parameters is replaced only with `force` (else one line names the parameters that differ: runs
     and records made on the old data would otherwise be silently mixed with the new).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
     a complete-looking dataset. An existing `out` is replaced only if it holds a synthetic dataset (a manifest)."""
-    out = Path(out); p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture, pitch_sd, moving)
+    out = Path(out)
+    p = _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture, pitch_sd, moving, warmup_speed, warmup_drives)
     design = {k: p[k] for k in DESIGN}
     _remove_stale(out)
     old = _read_manifest(out) if out.exists() else None
@@ -847,12 +856,15 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
         (tmp / DATE).mkdir(parents=True)
         (tmp / DATE / 'calib_cam_to_cam.txt').write_text(calib_cam_to_cam(height, width))
         (tmp / DATE / 'calib_velo_to_cam.txt').write_text(calib_velo_to_cam())
+        warm_ids = list(range(drives + 1, drives + p['warmup_drives'] + 1))
         jobs = [(tmp, i, frames, seed, height, width, speed, design) for i in range(1, drives + 1)]
+        jobs += [(tmp, i, frames, seed, height, width, p['warmup_speed'], design) for i in warm_ids]
+        n_all = drives + len(warm_ids)
         if workers > 1:
-            with mp.get_context('spawn').Pool(workers) as pool, progress_bar(total=drives, progress=progress, desc='synthetic drives') as bar:
+            with mp.get_context('spawn').Pool(workers) as pool, progress_bar(total=n_all, progress=progress, desc='synthetic drives') as bar:
                 for _ in pool.imap_unordered(_render_one, jobs): bar.update(1)
         else:
-            with progress_bar(total=drives * frames, progress=progress, desc='synthetic frames') as bar:
+            with progress_bar(total=n_all * frames, progress=progress, desc='synthetic frames') as bar:
                 for j in jobs: render_drive(*j[:-1], progress=bar, design=design)
         sp = split_drives(drives, val_drives, test_drives)
         sdir = tmp / 'splits' / 'synth'; sdir.mkdir(parents=True)
@@ -860,12 +872,16 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
         for sub, ids in sp.items():
             lines = split_lines(ids, frames); counts[sub] = len(lines)
             (sdir / f'{sub}_files.txt').write_text(''.join(l + '\n' for l in lines))
+        if warm_ids:                                   # the warm-up set: training lines only
+            wdir = tmp / 'splits' / WARMUP_SPLIT; wdir.mkdir(parents=True)
+            lines = split_lines(warm_ids, frames); counts['warmup'] = len(lines); sp['warmup'] = warm_ids
+            (wdir / 'train_files.txt').write_text(''.join(l + '\n' for l in lines))
         gts = [read_depth_png(depth_gt_path(tmp, l)) for l in read_split(sdir / 'test_files.txt')]
         data = np.empty(len(gts), dtype=object); data[:] = gts
         np.savez_compressed(sdir / 'gt_depths.npz', data=data)
         seconds = time.time() - t0
         size = sum(f.stat().st_size for f in tmp.rglob('*') if f.is_file())
-        man = dict(params=p, generator='cmadepth.synthetic', drives=sp, counts=dict(lines=counts, frames=drives * frames),
+        man = dict(params=p, generator='cmadepth.synthetic', drives=sp, counts=dict(lines=counts, frames=n_all * frames),
                    render_seconds=round(seconds, 1), bytes=size, depth='camera z (planar depth) in metres, uint16/256, 0 = sky or > 255 m',
                    poses='poses.txt: 3×4 camera-to-world per frame, world = camera of frame 0 (x right, y down, z forward)')
         (tmp / 'manifest.json').write_text(json.dumps(man, indent=1))
@@ -883,7 +899,11 @@ def main(argv=None):
     ap.add_argument('--out', default='data/synthetic'); ap.add_argument('--drives', type=int, default=DEFAULTS['drives'])
     ap.add_argument('--frames', type=int, default=DEFAULTS['frames']); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--height', type=int, default=DEFAULTS['height']); ap.add_argument('--width', type=int, default=DEFAULTS['width'])
-    ap.add_argument('--speed', type=float, default=DEFAULTS['speed'], help='metres per frame (default 0.3)')
+    ap.add_argument('--speed', type=float, default=DEFAULTS['speed'], help=f"metres per frame (default {DEFAULTS['speed']})")
+    ap.add_argument('--warmup-speed', type=float, default=DEFAULTS['warmup_speed'],
+                    help=f"metres per frame of the warm-up drives (default {DEFAULTS['warmup_speed']})")
+    ap.add_argument('--warmup-drives', type=int, default=DEFAULTS['warmup_drives'],
+                    help=f"extra training drives at --warmup-speed, split {WARMUP_SPLIT} (default {DEFAULTS['warmup_drives']}; 0: none)")
     ap.add_argument('--val-drives', type=int, default=DEFAULTS['val_drives']); ap.add_argument('--test-drives', type=int, default=DEFAULTS['test_drives'])
     ap.add_argument('--road-texture', type=float, default=DEFAULTS['road_texture'], help='contrast of extra asphalt wear (0: none)')
     ap.add_argument('--pitch-sd', type=float, default=DEFAULTS['pitch_sd'], help="degrees: sd of each drive's camera pitch (0: level)")
@@ -892,7 +912,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     with writing(a.out):                 # a full disk names the output folder (the partial rendering is removed)
         out = generate(a.out, a.drives, a.frames, a.seed, a.height, a.width, a.speed, a.val_drives, a.test_drives, a.workers,
-                       force=a.force, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static)
+                       force=a.force, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static,
+                       warmup_speed=a.warmup_speed, warmup_drives=a.warmup_drives)
     man = _read_manifest(out)
     print(f"{out}: {man['counts']['frames']} frames, lines {man['counts']['lines']}, {man['bytes'] / 1e6:.1f} MB")
     return out
@@ -911,7 +932,7 @@ def label_agreement(root)->float:
     return same / max(tot, 1)
 
 # %% ../nbs/12_synthetic.ipynb #e10df48e
-SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1)}  # others: generator defaults
+SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1, warmup_drives=1)}  # others: generator defaults
 
 def ensure_data(cfg, progress:bool=True)->Path:
     "Render the synthetic data into `cfg.data_path` when it has no manifest yet (KITTI data must already be there)."

@@ -405,6 +405,9 @@ def _train_locked(cfg, resume, progress, eval_every, val_batches, on_step, keep_
     if bs * info.world_size != cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {info.world_size} processes")
     train_loader = make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
+    # the warm-up epochs' loader: the training lines of `warmup_split` (the synthetic presets' slow drives), same options
+    warm_loader = (make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs,
+                               split=cfg.warmup_split) if cfg.warmup_epochs else None)
     val_loader = make_loader(cfg, 'val', augment=False, shuffle=False, distributed=False, drop_last=False, batch_size=bs)
     # the curve's frames: `val_batches` batches spread evenly across the whole val split (not its first frames)
     val_loader = strided_loader(val_loader, None if val_batches is None else val_batches * bs)
@@ -432,11 +435,13 @@ def _train_locked(cfg, resume, progress, eval_every, val_batches, on_step, keep_
     try:
         for epoch in range(state['epoch'] + 1, cfg.epochs):
             if cfg.max_steps and step >= cfg.max_steps: break
-            set_loader_epoch(train_loader, epoch)
+            loader = warm_loader if epoch < cfg.warmup_epochs else train_loader
+            set_loader_epoch(loader, epoch)
             torch.manual_seed(cfg.seed * 100003 + epoch * 1009 + info.rank)   # auto-mask noise etc. replay on resume
             t0 = time.time()
-            left = min(len(train_loader), cfg.max_steps - step) if cfg.max_steps else len(train_loader)   # the bar ends where the epoch will
-            bar = progress_bar(train_loader, progress=progress and info.main, desc=f"{cfg.name} epoch {epoch+1}/{cfg.epochs}",
+            left = min(len(loader), cfg.max_steps - step) if cfg.max_steps else len(loader)   # the bar ends where the epoch will
+            bar = progress_bar(loader, progress=progress and info.main, desc=f"{cfg.name} epoch {epoch+1}/{cfg.epochs}"
+                               + (' (warm-up drives)' if loader is warm_loader else ''),
                        total=left, leave=False, dynamic_ncols=True)
             for batch in bar:
                 batch = batch.to(device, non_blocking=True)
