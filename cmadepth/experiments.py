@@ -144,6 +144,7 @@ class Experiment:
     table: str            # the table that shows the rows
     figure: str = ''      # the figure that plots them ('' = none)
     seeds: int = 2        # seeds per row (mean ± sd over them)
+    main: bool = False    # in the main job (`cmadepth-reproduce` without --all); the others run with --all or --only <table>
     def with_values(self, *extra)->'Experiment':
         "A copy with `extra` values appended (how an ablation value is added: one place)."
         return _dc_replace(self, values=tuple(self.values) + tuple(v for v in extra if v not in self.values))
@@ -152,7 +153,7 @@ RECORD_FIELD = {'m': 'margin', 'cma_layers': 'cma_layers', 'variant': 'variant',
 CONFIG_FIELD = {'m': 'sgt_margin', 'cma_layers': 'cma_layers', 'backbone': 'backbone', 'labels': 'labels'}
 
 EXPERIMENTS = {
-    'variants':   Experiment('variant', ('monodepth2', 'semantics', 'cma', 'sgt', 'full'), 'train_eval', 'table2_variants', 'fig1', seeds=3),
+    'variants':   Experiment('variant', ('monodepth2', 'semantics', 'cma', 'sgt', 'full'), 'train_eval', 'table2_variants', 'fig1', seeds=3, main=True),
     'margin':     Experiment('m', (0.1, 0.2, 0.3, 0.4), 'ablation_margin', 'table7', 'fig_margin'),
     'cma_layers': Experiment('cma_layers', ('0,1', '0,1,2', '0,1,2,3', '0,1,2,3,4'), 'ablation_cma_layers', 'table6', 'fig_cma_layers'),
     'backbone':   Experiment('backbone', ('resnet18', 'resnet50'), 'seg_labels', 'table5'),

@@ -30,7 +30,8 @@ QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2
 PRESET_RUN_MINUTES = {'tiny': 0.3, 'quick': QUICK_RUN_MINUTES, 'cpu': 40.0, 'paper': 15 * 60.0}
 
 def _registry_calls(preset:str)->list:
-    "(notebook, params, tables, seeds) of every row the registry asks for; notebooks with several entries get their product."
+    """(notebook, params, tables, seeds, main) of every row the registry asks for; notebooks with several entries get
+    their product. `main`: in the main job (an entry with `main=True`, or the method's default row, which every table shows)."""
     by_nb = {}
     for e in EXPERIMENTS.values(): by_nb.setdefault(e.notebook, []).append(e)
     defaults = method_defaults(preset)
@@ -46,15 +47,16 @@ def _registry_calls(preset:str)->list:
             elif params.get('variant') == 'monodepth2' or nb == 'high_res': tables = sorted({*tables, 'table4'})
             seeds = 1 if preset == 'tiny' else max(e.seeds for e in es)
             if plain: seeds = max(seeds, max(e.seeds for e in EXPERIMENTS.values()) if preset != 'tiny' else 1)
-            calls.append((nb, params, tables, seeds))
+            calls.append((nb, params, tables, seeds, plain or any(e.main for e in es)))
     return calls
 
-def plan(preset:str='quick', only=None, seeds='', data_path='', use_cache:bool=True)->list:
+def plan(preset:str='quick', only=None, seeds='', data_path='', use_cache:bool=True, everything:bool=False)->list:
     """The notebook calls of the main job (dicts: notebook, params, tables, runs, reused, cached, minutes), in order, from the
     registry `EXPERIMENTS`: one call per compared value, with the registry's number of seeds (or `seeds`). `cached`: the
     runs whose up-to-date record is in the local run cache (`experiments.cached_record`; 0 min); `use_cache=False` plans
-    as on a fresh clone."""
-    calls = [(nb, p, t, seeds or ','.join(map(str, range(n)))) for nb, p, t, n in _registry_calls(preset)]
+    as on a fresh clone. Without `only`, the main job: the registry's `main` rows (with `everything`, every row)."""
+    calls = [(nb, p, t, seeds or ','.join(map(str, range(n)))) for nb, p, t, n, main in _registry_calls(preset)
+             if main or everything or only]
     only = set(only) if only else None
     out, seen = [], set()
     for nb, p, tables, seeds in calls:
@@ -211,6 +213,8 @@ def reproduce_main(argv=None):
     ap.add_argument('--preset', default='quick', help='quick (default; synthetic, minutes per run) | cpu (synthetic, ≤ ~2 h per run, 2 seeds) | paper (KITTI, needs --data-path and a GPU) | tiny')
     ap.add_argument('--only', default='', help='comma-separated subset of table1..table7, fig1 and the registry\'s tables and figures (table2_variants, fig_margin, fig_cma_layers), fig_depth_examples; the file names of results/ work too (table7_margin, fig_per_class)')
     ap.add_argument('--seeds', default='', help='seeds per run, e.g. 0,1 (default: the preset\'s)')
+    ap.add_argument('--all', action='store_true', help='also the rows outside the main job (the ablations of Tables 3–7; '
+                    'the main job is the five variants of Table 2 × 3 seeds, whose default row every table shows)')
     ap.add_argument('--data-path', default='', help='dataset folder (default: data/synthetic, rendered on first use)')
     ap.add_argument('--results-dir', default='results')
     ap.add_argument('--dry-run', action='store_true', help='list the runs and the time estimate, run nothing')
@@ -223,7 +227,7 @@ def reproduce_main(argv=None):
     if bad: ap.error(f"--only: unknown {', '.join(bad)}; allowed are {', '.join(sorted(names))}")
     if a.jobs < 0: ap.error(f"--jobs {a.jobs}: must be ≥ 1 (0: automatic)")
     if a.jobs == 0: a.jobs = default_jobs(a.preset)
-    try: steps = plan(a.preset, only, a.seeds, a.data_path)
+    try: steps = plan(a.preset, only, a.seeds, a.data_path, everything=a.all)
     except ValueError as e: ap.error(str(e))
     todo = [s for s in steps if not s['reused']]
     state = dict(est=0.0, real=0.0, k=0)
@@ -233,7 +237,7 @@ def reproduce_main(argv=None):
     total = left(todo)
     runs = [n for s in todo for n in s['runs']]
     n_cached = sum(len(s.get('cached', ())) for s in todo)
-    fresh = '' if only or a.seeds or a.data_path else f"; on a fresh clone about {main_job_minutes(a.preset, a.jobs):.0f} min"
+    fresh = '' if only or a.seeds or a.data_path or a.all else f"; on a fresh clone about {main_job_minutes(a.preset, a.jobs):.0f} min"
     print(f"cmadepth-reproduce: preset {a.preset}, {len(todo)} notebooks, {len(runs)} training runs"
           + (f" ({n_cached} cached)" if n_cached else '') + f", {a.jobs} at a time, about {total:.0f} min (estimate{fresh})", flush=True)
     for i, s in enumerate(steps, 1):

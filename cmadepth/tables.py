@@ -18,8 +18,8 @@ from .evaluate import plot_per_class, save_figure, _n_text
 __all__ = ['MAX_MD_COLUMNS', 'PROVENANCE', 'PAPER_SOURCE', 'BASELINE_SOURCE', 'COST_COLS', 'VS_DEFAULT_NOTE', 'TABLE_NOTES',
            'TABLES', 'FIGURES', 'is_accuracy_table', 'write_table', 'current_data', 'one_data', 'left_out_warning',
            'pooled_sd', 'mark_vs_default', 'baseline_rows', 'with_baselines', 'table2_variants', 'table3', 'table4',
-           'table5', 'table6', 'table7', 'table_note', 'write_tables', 'compact_table', 'example_records',
-           'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class', 'fig_depth_examples',
+           'table5', 'table6', 'table7', 'missing_rows', 'missing_note', 'table_note', 'write_tables', 'compact_table',
+           'example_records', 'fig_ablation', 'fig_margin', 'fig_cma_layers', 'fig_per_class', 'fig_depth_examples',
            'fig_default_run_examples', 'keep_other_presets', 'publish_tables']
 
 # %% ../nbs/21_tables.ipynb #2e409dae
@@ -314,6 +314,26 @@ def _data_note(df)->str:
         out += f" Left out, scored on other data than their preset's newest run (not yet regenerated on it): {', '.join(a['left_out'])}."
     return out
 
+def missing_rows(n:int, records)->list:
+    """The registry's rows of Table `n` that no record of `records` holds (of those the table used, when it names
+    them): e.g. `['m=0.1', 'm=0.2']`; the high-resolution experiment as 'the high-resolution row'."""
+    stem = TABLES[n][0]; out = []
+    for e in experiment_of(f'table{n}') + experiment_of(stem):
+        if e.notebook == 'high_res':
+            if not any(r.get('high_res') for r in records): out.append('the high-resolution row')
+            continue
+        have = {str(r.get(RECORD_FIELD[e.param])) for r in records}
+        out += [f"{e.param}={v}" for v in e.values if str(v) not in have]
+    return out
+
+def missing_note(n:int, df, records)->str:
+    "The caption's sentence naming the rows outside the main job that these results do not hold, and how to add them."
+    used = set(df.attrs.get('records') or [])
+    miss = missing_rows(n, [r for r in records if not used or r.get('name') in used])
+    if not miss: return ''
+    return (f" Not in these results: {', '.join(miss)} — outside the main job (the five variants × 3 seeds, whose default "
+            f"row every table shows); `cmadepth-reproduce --only table{n}` adds them (2 seeds per row, about 10 min per run on 2 cores).")
+
 def table_note(df)->str:
     "The provenance sentences under a table: presets, seeds, and which records (and data) the rows come from."
     rep = df[df.source == 'reproduced']
@@ -338,7 +358,7 @@ def write_tables(records, out_dir=LOCAL_RESULTS, only=None)->dict:
         if only is not None and n not in only: continue
         df = with_baselines(fn(records), records); out[n] = df
         if w := left_out_warning(df, stem): print(w, file=sys.stderr)
-        write_table(df, resolve_path(out_dir)/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
+        write_table(df, resolve_path(out_dir)/stem, title, table_note(df) + missing_note(n, df, records) + ' ' + TABLE_NOTES[n])
     return out
 
 # %% ../nbs/21_tables.ipynb #c9b3cb0c
@@ -634,7 +654,7 @@ def publish_tables(records, results_dir=LOCAL_RESULTS, only=None, preset=None)->
             if preset not in (None, 'all'): attrs = dict(df.attrs); df = keep_other_presets(df, out/f'{stem}.csv', preset); df.attrs.update(attrs)
             tables[n] = df
             if w := left_out_warning(df, stem): print(w, file=sys.stderr)
-            write_table(df, stage/stem, title, table_note(df) + ' ' + TABLE_NOTES[n])
+            write_table(df, stage/stem, title, table_note(df) + missing_note(n, df, records) + ' ' + TABLE_NOTES[n])
         for name, (fn, keys) in FIGURES.items():
             if not want(*keys): continue
             try: fig = fn(records)

@@ -406,8 +406,12 @@ def _train_locked(cfg, resume, progress, eval_every, val_batches, on_step, keep_
         raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {info.world_size} processes")
     train_loader = make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
     # the warm-up epochs' loader: the training lines of `warmup_split` (the synthetic presets' slow drives), same options
-    warm_loader = (make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs,
-                               split=cfg.warmup_split) if cfg.warmup_epochs else None)
+    try: warm_loader = (make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs,
+                                    split=cfg.warmup_split) if cfg.warmup_epochs else None)
+    except FileNotFoundError as e:
+        raise UserError(f"warmup_split={cfg.warmup_split}: no training lines under {cfg.data_path} ({e}); synthetic data rendered "
+                        f"before the warm-up drives existed needs `cmadepth-synth --out {cfg.data_path} --force`; "
+                        "or train without them: warmup_epochs=0") from None
     val_loader = make_loader(cfg, 'val', augment=False, shuffle=False, distributed=False, drop_last=False, batch_size=bs)
     # the curve's frames: `val_batches` batches spread evenly across the whole val split (not its first frames)
     val_loader = strided_loader(val_loader, None if val_batches is None else val_batches * bs)
