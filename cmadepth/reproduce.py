@@ -26,7 +26,7 @@ __all__ = ['QUICK_RUN_MINUTES', 'PRESET_RUN_MINUTES', 'reproduce_cli', 'TABLE_KE
            'compare_tables', 'print_comparison', 'readme_estimate', 'provenance_line', 'readme_results']
 
 # %% ../nbs/22_reproduce.ipynb #b212eb42
-QUICK_RUN_MINUTES = 5.0   # measured: one quick-preset run (200 steps at batch 2 ≈ 4.4 min + start-up and evaluation), 2 idle CPU cores
+QUICK_RUN_MINUTES = 7.2   # measured: a quick-preset full-model run (304 warm-up + 500 steps) takes ≈ 11.2 min beside another 1-thread run; ×0.64 = its share of the 2 cores at job_speedup 1.28
 PRESET_RUN_MINUTES = {'tiny': 0.3, 'quick': QUICK_RUN_MINUTES, 'cpu': 40.0, 'paper': 15 * 60.0}
 
 def _registry_calls(preset:str)->list:
@@ -55,8 +55,8 @@ def plan(preset:str='quick', only=None, seeds='', data_path='', use_cache:bool=T
     registry `EXPERIMENTS`: one call per compared value, with the registry's number of seeds (or `seeds`). `cached`: the
     runs whose up-to-date record is in the local run cache (`experiments.cached_record`; 0 min); `use_cache=False` plans
     as on a fresh clone. Without `only`, the main job: the registry's `main` rows (with `everything`, every row)."""
-    calls = [(nb, p, t, seeds or ','.join(map(str, range(n)))) for nb, p, t, n, main in _registry_calls(preset)
-             if main or everything or only]
+    calls = [(nb, p, t, s) for nb, p, t, n, main in _registry_calls(preset) if main or everything or only
+             for s in (seeds or ','.join(map(str, range(n)))).split(',')]   # one call per seed: two job slots stay busy to the end
     only = set(only) if only else None
     out, seen = [], set()
     for nb, p, tables, seeds in calls:
@@ -140,7 +140,8 @@ def clean_temp(results_dir='results')->list:
 
 def _tag(params:dict)->str:
     s = '-'.join(([str(params['preset'])] if params.get('preset') else []) +
-             [f"{k}{v}" for k, v in params.items() if k not in ('preset', 'seeds', 'data_path') and v not in ('', None)])
+             [f"{k}{v}" for k, v in params.items() if k not in ('preset', 'seeds', 'data_path') and v not in ('', None)] +
+             ([f"s{params['seeds']}"] if params.get('seeds') not in ('', None) else []))
     return s.replace(',', '').replace('.', 'p').replace('/', '_')
 
 def execute(nb:str, params:dict, results_dir='results', root=None, log_output:bool=False)->Path:
