@@ -776,23 +776,24 @@ def render_drive(root, i:int, frames:int, seed:int, height:int, width:int, speed
 # %% ../nbs/12_synthetic.ipynb #6fedc690
 WARMUP_SPLIT = 'synth_warmup'   # split of the warm-up drives (training lines only)
 DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=1.0, val_drives=2, test_drives=8,
-                warmup_speed=0.3, warmup_drives=16, **DESIGN)
+                warmup_speed=0.3, warmup_drives=None, **DESIGN)   # warmup_drives None: as many as the training drives
 
 def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=DESIGN['road_texture'],
             pitch_sd=DESIGN['pitch_sd'], moving=DESIGN['moving'], warmup_speed=DEFAULTS['warmup_speed'],
             warmup_drives=DEFAULTS['warmup_drives']):
+    wd = int(drives - val_drives - test_drives if warmup_drives is None else warmup_drives)
     p = dict(version=VERSION, drives=int(drives), frames=int(frames), seed=int(seed), height=int(height), width=int(width),
              speed=float(speed), val_drives=int(val_drives), test_drives=int(test_drives), supersample=2,
              cam_height=CAM_HEIGHT, K_normalised=K_NORM[:2, :3].tolist(), date=DATE,
              road_texture=float(road_texture), pitch_sd=float(pitch_sd), moving=bool(moving),
-             warmup_speed=float(warmup_speed) if warmup_drives else 0.0, warmup_drives=int(warmup_drives))
+             warmup_speed=float(warmup_speed) if wd else 0.0, warmup_drives=wd)
     if p['road_texture'] < 0 or p['pitch_sd'] < 0: raise ValueError(f'road_texture={road_texture}, pitch_sd={pitch_sd}: must be ≥ 0')
     if p['frames'] < 3: raise ValueError(f'frames={frames}: need at least 3 frames per drive (a frame with both neighbours)')
     if p['drives'] < 1 + p['val_drives'] + p['test_drives']:
         raise ValueError(f'drives={drives}: need at least val_drives + test_drives + 1 = {1 + val_drives + test_drives}')
     if p['height'] < 8 or p['width'] < 8: raise ValueError(f'height={height}, width={width}: too small')
     if not 0 < p['speed'] <= 5: raise ValueError(f'speed={speed}: metres per frame must be in (0, 5]')
-    if p['warmup_drives'] < 0: raise ValueError(f'warmup_drives={warmup_drives}: must be ≥ 0')
+    if p['warmup_drives'] < 0: raise ValueError(f'warmup_drives={warmup_drives}: must be ≥ 0 (None: as many as the training drives)')
     if p['warmup_drives'] and not 0 < p['warmup_speed'] <= 5: raise ValueError(f'warmup_speed={warmup_speed}: metres per frame must be in (0, 5]')
     return p
 
@@ -830,7 +831,8 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
              warmup_speed:float=DEFAULTS['warmup_speed'], warmup_drives:int=DEFAULTS['warmup_drives'])->Path:
     """Render `drives` drives of `frames` frames into `out` in the KITTI raw layout (see the notebook for the
     file list), and `warmup_drives` more training drives at `warmup_speed` m/frame (numbered after them; their lines in
-    split `synth_warmup`, the warm-up set of the presets' first epoch; 0: none). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`); data
+    split `synth_warmup`, the warm-up set of the presets' first epoch; None: as many as the training drives, so that a
+    warm-up epoch is as long as a main one; 0: none). Nothing is done when `out/manifest.json` already records the same parameters (unless `force`); data
     rendered with other parameters is replaced only with `force` (else one line names the parameters that differ: runs
     and records made on the old data would otherwise be silently mixed with the new).
     Rendering goes to a temporary sibling folder renamed to `out` at the end, so an interrupted run never leaves
@@ -903,7 +905,7 @@ def main(argv=None):
     ap.add_argument('--warmup-speed', type=float, default=DEFAULTS['warmup_speed'],
                     help=f"metres per frame of the warm-up drives (default {DEFAULTS['warmup_speed']})")
     ap.add_argument('--warmup-drives', type=int, default=DEFAULTS['warmup_drives'],
-                    help=f"extra training drives at --warmup-speed, split {WARMUP_SPLIT} (default {DEFAULTS['warmup_drives']}; 0: none)")
+                    help=f"extra training drives at --warmup-speed, split {WARMUP_SPLIT} (default: as many as the training drives; 0: none)")
     ap.add_argument('--val-drives', type=int, default=DEFAULTS['val_drives']); ap.add_argument('--test-drives', type=int, default=DEFAULTS['test_drives'])
     ap.add_argument('--road-texture', type=float, default=DEFAULTS['road_texture'], help='contrast of extra asphalt wear (0: none)')
     ap.add_argument('--pitch-sd', type=float, default=DEFAULTS['pitch_sd'], help="degrees: sd of each drive's camera pitch (0: level)")
@@ -932,7 +934,7 @@ def label_agreement(root)->float:
     return same / max(tot, 1)
 
 # %% ../nbs/12_synthetic.ipynb #e10df48e
-SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1, warmup_drives=1)}  # others: generator defaults
+SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1)}  # others: generator defaults
 
 def ensure_data(cfg, progress:bool=True)->Path:
     "Render the synthetic data into `cfg.data_path` when it has no manifest yet (KITTI data must already be there)."

@@ -15,10 +15,12 @@ def run(out):
 def test_cli_tiny_dataset(tmp_path):
     out = tmp_path / 'synth'
     r = run(out)
-    assert '9 frames' in r.stdout
+    assert '12 frames' in r.stdout                 # 3 drives + 1 warm-up drive (as many as the training drives) × 3 frames
     man = json.loads((out / 'manifest.json').read_text())
     assert man['params']['height'] == 32 and man['params']['seed'] == 5
-    assert man['counts']['lines'] == {'train': 1, 'val': 1, 'test': 1}
+    assert man['counts']['lines'] == {'train': 1, 'val': 1, 'test': 1, 'warmup': 1}
+    assert man['params']['warmup_drives'] == 1 and man['params']['warmup_speed'] == 0.3
+    assert (out / 'splits' / 'synth_warmup' / 'train_files.txt').read_text() == '2000_01_01/2000_01_01_drive_0004_sync 1 l\n'
     assert (out / '2000_01_01' / '2000_01_01_drive_0001_sync' / 'image_02' / 'data' / '0000000002.png').exists()
     assert (out / 'splits' / 'synth' / 'test_files.txt').read_text() == '2000_01_01/2000_01_01_drive_0003_sync 1 l\n'
     stamp = (out / 'manifest.json').stat().st_mtime_ns
