@@ -272,7 +272,8 @@ def reproduce_main(argv=None):
                   + f": {what}\n(the executed copy is in {resolve_path(a.results_dir)/'executed'}; tables already written are unchanged)", file=sys.stderr)
         def finished(s, t0, out):
             state['k'] += 1; done.add(id(s))
-            if s['runs']: state['est'] += s['minutes']; state['real'] += (time.time() - t0) / 60
+            # a notebook's own wall time against what it should take beside the other jobs (its minutes are a share of all cores)
+            if s['runs']: state['est'] += s['minutes'] * min(a.jobs, len(train_steps)) / job_speedup(a.jobs); state['real'] += (time.time() - t0) / 60
             shown = out.relative_to(root) if out.is_relative_to(root) else out
             eta = left([x for x in todo if id(x) not in done])    # calibrated by the runs finished so far
             print(f"[{state['k']}/{len(todo)}] {s['notebook']} {_tag(s['params'])}: done in {time.time() - t0:.0f} s → {shown}"
