@@ -335,12 +335,11 @@ def run_experiment(cfg, results_dir=LOCAL_RESULTS, force:bool=False, progress:bo
     improved = improved_gt_eval(cfg, fast, progress=False, disps=ev['disps'], gt=ev['gt'])   # the same test predictions, another protocol
     # ATE, translation cosine and length ratio of the pose network (none when the exact-pose diagnostic replaced it)
     pose_diag = pose_diagnostic(pose_net, cfg, 'test', device=device) if cfg.pose_source == 'net' else None
-    const = ev['baselines'].loc['constant', 'abs_rel'] if ev['baselines'] is not None and 'constant' in ev['baselines'].index else None
-    collapse = E.collapse_check(ev['disps'], cfg.min_depth, abs_rel=float(ev['metrics'].iloc[0]['abs_rel']),   # constant depth, depth
-                                constant=None if const is None else float(const))    # clipped at min_depth, or worse than one depth
-    if collapse['collapsed']: print(f"{cfg.name}: COLLAPSED ({collapse['reason']}); AbsRel {ev['metrics'].iloc[0]['abs_rel']:.3f}", flush=True)
-    eval_seconds = time.time() - t_eval
     m = ev['metrics'].iloc[0]
+    # constant depth, depth clipped at min_depth, or worse than one depth everywhere (the constant baseline asked for above)
+    collapse = E.collapse_check(ev['disps'], cfg.min_depth, float(m['abs_rel']), float(ev['baselines'].loc['constant', 'abs_rel']))
+    if collapse['collapsed']: print(f"{cfg.name}: COLLAPSED ({collapse['reason']}); AbsRel {m['abs_rel']:.3f}", flush=True)
+    eval_seconds = time.time() - t_eval
     per_class = None
     if ev['per_class'] is not None:
         per_class = {c: {k: row[k] for k in [*METRIC_COLS, 'n_images']} for c, row in ev['per_class'].iterrows()}

@@ -331,8 +331,8 @@ def missing_note(n:int, df, records)->str:
     used = set(df.attrs.get('records') or [])
     miss = missing_rows(n, [r for r in records if not used or r.get('name') in used])
     if not miss: return ''
-    return (f" Not in these results: {', '.join(miss)} — outside the main job (the five variants × 3 seeds, whose default "
-            f"row every table shows); `cmadepth-reproduce --only table{n}` adds them (2 seeds per row, about 10 min per run on 2 cores).")
+    return (f" Not in these results: {', '.join(miss)} — outside the main job; `cmadepth-reproduce --only table{n}` trains "
+            "them (`--dry-run` lists the runs and their time).")
 
 def table_note(df)->str:
     "The provenance sentences under a table: presets, seeds, and which records (and data) the rows come from."

@@ -404,10 +404,10 @@ def _train_locked(cfg, resume, progress, eval_every, val_batches, on_step, keep_
     bs = cfg.batch_size // info.world_size
     if bs * info.world_size != cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {info.world_size} processes")
-    train_loader = make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
+    train_kw = dict(augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs)
+    train_loader = make_loader(cfg, 'train', **train_kw)
     # the warm-up epochs' loader: the training lines of `warmup_split` (the synthetic presets' slow drives), same options
-    try: warm_loader = (make_loader(cfg, 'train', augment=True, shuffle=True, distributed=info.enabled, drop_last=True, batch_size=bs,
-                                    split=cfg.warmup_split) if cfg.warmup_epochs else None)
+    try: warm_loader = make_loader(cfg, 'train', split=cfg.warmup_split, **train_kw) if cfg.warmup_epochs else None
     except FileNotFoundError as e:
         raise UserError(f"warmup_split={cfg.warmup_split}: no training lines under {cfg.data_path} ({e}); synthetic data rendered "
                         f"before the warm-up drives existed needs `cmadepth-synth --out {cfg.data_path} --force`; "

@@ -30,7 +30,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     import torch; torch.set_num_threads(a.threads)
     from cmadepth.config import Config
-    from cmadepth.synthetic import generate
+    from cmadepth.synthetic import generate, WARMUP_SPLIT
     from cmadepth.kitti import split_lines
     extra = (f"_rt{a.road_texture}" if a.road_texture else '') + (f"_p{a.pitch_sd}" if a.pitch_sd else '') + ('_static' if a.static else '') + (f"_w{a.warmup_drives}x{a.warmup_speed}" if a.warmup_drives else '')
     data = Path(a.data or f"data/search/s{a.speed}_d{a.drives}_f{a.frames}_{a.rh}x{a.rw}{extra}")
@@ -42,11 +42,11 @@ def main(argv=None):
         print(f"rendered {data} in {time.time()-t0:.0f} s", flush=True)
     n_train = len(split_lines(data, 'synth', 'train'))
     spe = n_train // a.batch
-    warm = a.warmup_epochs * (len(split_lines(data, 'synth_warmup', 'train')) // a.batch if a.warmup_epochs else 0)
+    warm = a.warmup_epochs * (len(split_lines(data, WARMUP_SPLIT, 'train')) // a.batch if a.warmup_epochs else 0)
     epochs = a.warmup_epochs + math.ceil(a.steps / spe) + 1
     ms = ((warm + a.drop * a.steps) / spe,) if a.drop else ()
     cfg = Config.make(a.variant, 'quick', data_path=str(data), height=a.height, width=a.width, batch_size=a.batch,
-                      max_steps=warm + a.steps, epochs=epochs, warmup_split='synth_warmup' if a.warmup_epochs else '', warmup_epochs=a.warmup_epochs, lr=a.lr, lr_milestones=ms, pose_source=a.pose, gt_pose_scale=a.gt_scale,
+                      max_steps=warm + a.steps, epochs=epochs, warmup_split=WARMUP_SPLIT if a.warmup_epochs else '', warmup_epochs=a.warmup_epochs, lr=a.lr, lr_milestones=ms, pose_source=a.pose, gt_pose_scale=a.gt_scale,
                       pose_translation_scale=a.pts, seed=a.seed, log_dir='runs/search', name=a.tag)
     if a.set: cfg = cfg.override(a.set)
     from cmadepth.pose_eval import test_curve
