@@ -33,6 +33,9 @@ class DepthNet(nn.Module):
         ch = self.encoder.num_ch_enc
         self.decoder = JointDecoder(ch, cfg.cma_layers, cfg.scales, cfg.num_classes, cfg.num_heads, cfg.head_ratio,
                                     semantics=cfg.semantics)
+        if cfg.disp_bias is not None:      # a synthetic preset's start: every pixel's initial disparity ≈ σ(disp_bias)
+            with torch.no_grad():
+                for s in cfg.scales: self.decoder.depth_decoder.disp_head(s).conv.bias.fill_(cfg.disp_bias)
 
     def forward(self, image_aug:Tensor)->NetOutput:
         "B×3×H×W in [0,1] (H, W multiples of 32) → `NetOutput`."

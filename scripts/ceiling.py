@@ -26,7 +26,7 @@ def main(argv=None):
     ap.add_argument('--lr', type=float, default=2e-4); ap.add_argument('--drop', type=float, default=0.0, help='lr ×0.1 after this fraction of the steps (0: none)')
     ap.add_argument('--pose', default='net'); ap.add_argument('--gt-scale', type=float, default=0.05); ap.add_argument('--pts', type=float, default=0.01)
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--threads', type=int, default=1)
-    ap.add_argument('--set', nargs='*', default=[], help='extra Config key=value')
+    ap.add_argument('--set', nargs='*', default=[], help='extra Config key=value (e.g. disp_bias=none: the rows measured before the presets had the bias)')
     a = ap.parse_args(argv)
     import torch; torch.set_num_threads(a.threads)
     from cmadepth.config import Config
