@@ -51,14 +51,15 @@ PRESETS = {
                   lr_milestones=(10, 15), num_workers=6, pretrained=True),   # ImageNet-initialised encoders, as in the paper
     'cpu':   dict(dataset='synthetic', split='synth', eval_split='synth', height=96, width=320, warmup_split='synth_warmup',
                   warmup_epochs=1, batch_size=2, epochs=5, lr=2e-4, lr_milestones=(4,), num_workers=1, pretrained=False,
-                  disp_bias=-2.2),
+                  disp_bias=-2.2, pose_first_steps=100),
     # quick: one warm-up epoch on the slow drives (304 steps), then 500 steps on the main drives, lr ×0.1 for the last
     # 125 (after step 679 = 2.2336 × 304): the measured design (notebook 19, "The exact-pose ceiling"). Both synthetic
     # presets start the disparity heads at bias -2.2 (σ = 0.1: depth ≈ 1 instead of 0.2 units), without which
-    # Monodepth2 (random encoders) fails on 2 of 3 seeds (notebook 19, "The disparity heads' starting bias")
+    # Monodepth2 (random encoders) fails on 2 of 3 seeds (notebook 19, "The disparity heads' starting bias"), and train
+    # the pose network alone for the first 100 steps, without which w/ CMA fails on 1 of 3 (notebook 19, "The pose-first start")
     'quick': dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=224, warmup_split='synth_warmup',
                   warmup_epochs=1, batch_size=2, epochs=3, max_steps=804, lr=2e-4, lr_milestones=(2.2336,), num_workers=0,
-                  pretrained=False, disp_bias=-2.2),
+                  pretrained=False, disp_bias=-2.2, pose_first_steps=100),
     'tiny':  dict(dataset='synthetic', split='synth', eval_split='synth', height=64, width=96,
                   batch_size=2, epochs=1, lr=2e-4, lr_milestones=(), num_workers=0, max_steps=2, pretrained=False),
 }
@@ -87,6 +88,7 @@ class Config:
     pose_source: str = 'net'          # net: the pose network (the method) | gt: the synthetic drives' true relative poses (the exact-pose diagnostic, not the method)
     gt_pose_scale: float = 0.05       # pose_source=gt: true translation (m) × this = the translation the losses use (sets the depth network's unit)
     disp_bias: float|None = None      # the disparity heads' bias at initialisation (None: PyTorch's default init, the paper's); the synthetic presets: -2.2 (recorded)
+    pose_first_steps: int = 0         # the first N optimiser steps update the pose network only, the depth network held at its start (0: none, the paper's); the synthetic presets: 100 (recorded)
     # --- losses
     ssim_weight: float = 0.85         # α of the photometric error
     smooth_weight: float = 1e-3
@@ -175,6 +177,7 @@ class Config:
             raise ValueError(f"num_classes={self.num_classes}: the pseudo-labels map to the 19 Cityscapes train ids 0..18; must be ≥ 19")
         if any(m <= 0 for m in self.lr_milestones): raise ValueError(f"lr_milestones={self.lr_milestones}: epochs must be > 0 (e.g. 10,15 or 0.75)")
         if self.max_steps < 0: raise ValueError(f"max_steps={self.max_steps}: must be ≥ 0 (0: run all epochs)")
+        if self.pose_first_steps < 0: raise ValueError(f"pose_first_steps={self.pose_first_steps}: must be ≥ 0 (0: both networks learn from the first step)")
         if self.warmup_epochs < 0 or (self.warmup_epochs and not self.warmup_split):
             raise ValueError(f"warmup_epochs={self.warmup_epochs}: must be ≥ 0 and needs warmup_split= (the split of the warm-up drives, e.g. synth_warmup)")
         if self.warmup_epochs >= self.epochs:

@@ -179,8 +179,11 @@ def train_step(cfg:Config, batch, depth_net, pose_net, opt, scaler=None, step:in
                                 + ', '.join(f"{losses[k].item()}" for k in bad) + "; the last checkpoint is intact "
                                 "(lower lr= or check the data, then run the same command to resume)")
     opt.zero_grad(set_to_none=True)
-    if scaler is not None: scaler.scale(losses['total']).backward(); scaler.step(opt); scaler.update()
-    else: losses['total'].backward(); opt.step()
+    (scaler.scale(losses['total']) if scaler is not None else losses['total']).backward()
+    if step < cfg.pose_first_steps and cfg.pose_source == 'net':   # pose first: Adam skips parameters without a gradient
+        for p in depth_net.parameters(): p.grad = None
+    if scaler is not None: scaler.step(opt); scaler.update()
+    else: opt.step()
     return {k: v.detach() for k, v in losses.items() if torch.is_tensor(v)}, out
 
 # %% ../nbs/13_train.ipynb #d3af2b5f
