@@ -88,7 +88,8 @@ def pose_diagnostic(pose_net, cfg, subset:str='test', batch_size:int=8, device='
 def test_curve(cfg, every:int=125, out=None, tag:str|None=None, say=print, **extra)->list:
     """Train `cfg` from scratch (`train.train`, resume off) and score the depth network on every test frame each
     `every` steps and at the end: rows of step, AbsRel, δ<1.25, the layout prior and constant baselines on the same
-    frames, the ratio to the prior, the collapse check and the minutes since the start. Rows are appended as JSON
+    frames, the ratio to the prior, the collapse check and the minutes since the start (only the newest epoch checkpoint
+    and the best are kept: a curve is never resumed). Rows are appended as JSON
     lines to `out` (when given) with `tag` (default: cfg.name) and `extra` as they arrive."""
     import json, time
     from cmadepth import train as T, evaluate as E
@@ -113,5 +114,5 @@ def test_curve(cfg, every:int=125, out=None, tag:str|None=None, say=print, **ext
             with open(out, 'a') as f: f.write(json.dumps(r) + '\n')
         say(f"{tag} step {step}: AbsRel {r['abs_rel']:.3f} = {r['ratio']:.2f} × the layout prior {prior:.3f} "
             f"(constant {const:.3f}){' COLLAPSED: ' + r['reason'] if r['collapsed'] else ''} [{r['minutes']:.1f} min]")
-    T.train(cfg, resume=False, progress=False, on_step=score)
+    T.train(cfg, resume=False, progress=False, on_step=score, keep_checkpoints=1)   # a curve never resumes: keep one, not ≈ 1 GB per epoch
     return rows

@@ -164,24 +164,24 @@ def _autocast(cfg:Config, device):
     if cfg.amp == 'off' or device.type != 'cuda': return nullcontext()
     return torch.autocast('cuda', dtype=torch.bfloat16 if cfg.amp == 'bf16' else torch.float16)
 
-def forward_losses(cfg:Config, batch, depth_net, pose_net)->dict:
-    "The total loss of `batch` and its parts: the depth and pose networks, then `losses.compute_losses`."
-    out = depth_net(batch.image_aug)
+def forward_losses(cfg:Config, batch, depth_net, pose_net, depth_grad:bool=True)->dict:
+    """The total loss of `batch` and its parts: the depth and pose networks, then `losses.compute_losses`.
+    `depth_grad=False` runs the depth network without recording its graph (pose first: only the pose network learns)."""
+    with nullcontext() if depth_grad else torch.no_grad(): out = depth_net(batch.image_aug)
     poses = batch_poses(pose_net, batch, cfg)          # the pose network's, or the true poses (pose_source=gt, a diagnostic)
     return compute_losses(cfg, batch, out, poses), out
 
 def train_step(cfg:Config, batch, depth_net, pose_net, opt, scaler=None, step:int=0)->dict:
     "One optimisation step; raises `NonFiniteLoss` (naming the step and the part) before touching the weights."
+    pose_only = step < cfg.pose_first_steps and cfg.pose_source == 'net'   # pose first: the depth network gets no gradient
     with _autocast(cfg, batch.image.device):
-        losses, out = forward_losses(cfg, batch, depth_net, pose_net)
+        losses, out = forward_losses(cfg, batch, depth_net, pose_net, depth_grad=not pose_only)
     bad = [k for k, v in losses.items() if torch.is_tensor(v) and v.numel() == 1 and not torch.isfinite(v).all()]
     if bad: raise NonFiniteLoss(f"step {step}: non-finite loss part(s) {', '.join(bad)} = "
                                 + ', '.join(f"{losses[k].item()}" for k in bad) + "; the last checkpoint is intact "
                                 "(lower lr= or check the data, then run the same command to resume)")
     opt.zero_grad(set_to_none=True)
     (scaler.scale(losses['total']) if scaler is not None else losses['total']).backward()
-    if step < cfg.pose_first_steps and cfg.pose_source == 'net':   # pose first: Adam skips parameters without a gradient
-        for p in depth_net.parameters(): p.grad = None
     if scaler is not None: scaler.step(opt); scaler.update()
     else: opt.step()
     return {k: v.detach() for k, v in losses.items() if torch.is_tensor(v)}, out
