@@ -16,6 +16,7 @@ def main(argv=None):
     ap.add_argument('--frames', type=int, default=40); ap.add_argument('--rh', type=int, default=96); ap.add_argument('--rw', type=int, default=320)
     ap.add_argument('--val-drives', type=int, default=2); ap.add_argument('--test-drives', type=int, default=8)
     ap.add_argument('--road-texture', type=float, default=0.0); ap.add_argument('--pitch-sd', type=float, default=0.0); ap.add_argument('--static', action='store_true')
+    ap.add_argument('--street-alone', action='store_true', help='clutter=False: no trees, walls, fences, signs, lights, people or traffic (the embedded data since the search found it; rows without the flag have the clutter)')
     ap.add_argument('--warmup-drives', type=int, default=0, help='extra training drives at --warmup-speed (split synth_warmup)')
     ap.add_argument('--warmup-speed', type=float, default=0.3)
     ap.add_argument('--warmup-epochs', type=int, default=0, help='epochs on the warm-up drives before --steps on the main ones')
@@ -32,12 +33,12 @@ def main(argv=None):
     from cmadepth.config import Config
     from cmadepth.synthetic import generate, WARMUP_SPLIT
     from cmadepth.kitti import split_lines
-    extra = (f"_rt{a.road_texture}" if a.road_texture else '') + (f"_p{a.pitch_sd}" if a.pitch_sd else '') + ('_static' if a.static else '') + (f"_w{a.warmup_drives}x{a.warmup_speed}" if a.warmup_drives else '')
+    extra = (f"_rt{a.road_texture}" if a.road_texture else '') + (f"_p{a.pitch_sd}" if a.pitch_sd else '') + ('_static' if a.static else '') + ('_bare' if a.street_alone else '') + (f"_w{a.warmup_drives}x{a.warmup_speed}" if a.warmup_drives else '')
     data = Path(a.data or f"data/search/s{a.speed}_d{a.drives}_f{a.frames}_{a.rh}x{a.rw}{extra}")
     if not (data/'manifest.json').exists():
         t0 = time.time()
         generate(data, drives=a.drives, frames=a.frames, height=a.rh, width=a.rw, speed=a.speed, val_drives=a.val_drives,
-                 test_drives=a.test_drives, workers=1, progress=False, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static,
+                 test_drives=a.test_drives, workers=1, progress=False, road_texture=a.road_texture, pitch_sd=a.pitch_sd, moving=not a.static, clutter=not a.street_alone,
                  warmup_drives=a.warmup_drives, warmup_speed=a.warmup_speed)
         print(f"rendered {data} in {time.time()-t0:.0f} s", flush=True)
     n_train = len(split_lines(data, 'synth', 'train'))
@@ -50,7 +51,7 @@ def main(argv=None):
                       pose_translation_scale=a.pts, seed=a.seed, log_dir='runs/search', name=a.tag)
     if a.set: cfg = cfg.override(a.set)
     from cmadepth.pose_eval import test_curve
-    design = dict(speed=a.speed, road_texture=a.road_texture, static=a.static, pitch_sd=a.pitch_sd, drives=a.drives, frames=a.frames,
+    design = dict(speed=a.speed, road_texture=a.road_texture, static=a.static, clutter=not a.street_alone, pitch_sd=a.pitch_sd, drives=a.drives, frames=a.frames,
                   warmup_drives=a.warmup_drives, warmup_speed=a.warmup_speed if a.warmup_drives else 0.0, warmup_epochs=a.warmup_epochs)
     test_curve(cfg, every=a.every, out='runs/search/results.jsonl', tag=a.tag, design=design,
                command='python scripts/ceiling.py ' + ' '.join(argv if argv is not None else sys.argv[1:]))
