@@ -339,13 +339,14 @@ def snapshot_tables(results_dir='results', preset:str='quick')->dict:
     for stem in TABLE_KEYS:
         p = resolve_path(results_dir)/f'{stem}.csv'
         if not p.exists(): continue
-        df = pd.read_csv(p)
+        df = pd.read_csv(p, dtype={'data': str})          # a fingerprint of digits stays text
         if 'source' not in df or 'preset' not in df: continue
         out[stem] = df[(df.source == 'reproduced') & (df.preset.astype(str) == str(preset))].reset_index(drop=True)
     return out
 
 def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->'pd.DataFrame':
-    "Per reproduced row of `after`: `metric` before and now (mean ± sd, n) and whether they agree within `k` pooled sds."
+    """Per reproduced row of `after`: `metric` before and now (mean ± sd, n) and whether they agree within `k` pooled sds;
+    rows whose data fingerprints (column `data`) differ are not compared: 'other data' (another generation of the data)."""
     import pandas as pd
     rows = []
     for stem, new in after.items():
@@ -357,7 +358,9 @@ def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->
                 hit = old[(old[keys].astype(str) == r[keys].astype(str).values).all(axis=1)]
                 o = hit.iloc[0] if len(hit) else None
             fmt = lambda x: f"{x[metric]:.3f}" + (f" ± {x[metric + '_sd']:.3f}" if x.get(metric + '_sd') == x.get(metric + '_sd') and x.get(metric + '_sd') is not None else '') + f" (n={int(x.get('n') or 1)})"
+            same_data = lambda a, b: a is None or b is None or a != a or b != b or str(a) == str(b)   # unknown (None/NaN): compared
             if o is None: verdict = 'new'
+            elif not same_data(o.get('data'), r.get('data')): verdict = 'other data'
             else:
                 sp = pooled_sd(o, r, metric)             # the rule of `vs_default` (21_tables)
                 verdict = 'single seed' if sp is None else ('agree' if abs(r[metric] - o[metric]) <= k * sp else 'differ')
@@ -367,7 +370,7 @@ def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->
 def print_comparison(cmp, say=print):
     "The end-of-job lines: one per row, then a count of rows that agree."
     if not len(cmp): say("no reproduced rows to compare"); return
-    say(f"AbsRel now vs before this job (agree: within 2× the pooled sd of their seeds):")
+    say(f"AbsRel now vs before this job (agree: within 2× the pooled sd of their seeds; other data: not comparable):")
     for _, r in cmp.iterrows(): say(f"  {r.table:24s} {r.row:34s} before {r.before or '—':24s} now {r.now:24s} {r.verdict}")
     c = cmp.verdict.value_counts()
     say('  ' + ', '.join(f"{n} {v}" for v, n in c.items()))
