@@ -348,6 +348,7 @@ def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->
     """Per reproduced row of `after`: `metric` before and now (mean ± sd, n) and whether they agree within `k` pooled sds;
     rows whose data fingerprints (column `data`) differ are not compared: 'other data' (another generation of the data)."""
     import pandas as pd
+    same_data = lambda a, b: pd.isna(a) or pd.isna(b) or str(a) == str(b)     # an unknown fingerprint: compared
     rows = []
     for stem, new in after.items():
         keys = TABLE_KEYS[stem]; old = before.get(stem)
@@ -358,7 +359,6 @@ def compare_tables(before:dict, after:dict, metric:str='abs_rel', k:float=2.0)->
                 hit = old[(old[keys].astype(str) == r[keys].astype(str).values).all(axis=1)]
                 o = hit.iloc[0] if len(hit) else None
             fmt = lambda x: f"{x[metric]:.3f}" + (f" ± {x[metric + '_sd']:.3f}" if x.get(metric + '_sd') == x.get(metric + '_sd') and x.get(metric + '_sd') is not None else '') + f" (n={int(x.get('n') or 1)})"
-            same_data = lambda a, b: a is None or b is None or a != a or b != b or str(a) == str(b)   # unknown (None/NaN): compared
             if o is None: verdict = 'new'
             elif not same_data(o.get('data'), r.get('data')): verdict = 'other data'
             else:

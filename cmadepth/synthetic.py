@@ -293,14 +293,12 @@ def make_scene(seed:int, drive:int, frames:int, speed:float=0.3, design:dict|Non
         vf = v * (1 + 0.05 * math.sin(2 * math.pi * f / p1))
         x += vf * sy_; z += vf * cy_
     prims = P.arrays()
-    if not dsg['moving']:            # a static world: no traffic in the lanes, people stand still
-        moving = np.abs(prims['vel']).sum(1) > 0
-        keep = ~(moving & (prims['label'] == CAR))
-        prims = {k: v[keep] for k, v in prims.items()}
-        prims['vel'] = np.zeros_like(prims['vel'])
-    if not dsg['clutter']:           # the street alone: no vegetation, walls, fences, signs, lights, people, traffic
-        keep = ~np.isin(prims['label'], CLUTTER) & (np.abs(prims['vel']).sum(1) == 0)
-        prims = {k: v[keep] for k, v in prims.items()}
+    moving = np.abs(prims['vel']).sum(1) > 0
+    drop = np.zeros(len(moving), bool)
+    if not dsg['moving']: drop |= moving & (prims['label'] == CAR)              # a static world: no traffic in the lanes …
+    if not dsg['clutter']: drop |= moving | np.isin(prims['label'], CLUTTER)    # the street alone: nothing moves, no clutter
+    prims = {k: v[~drop] for k, v in prims.items()}
+    if not dsg['moving']: prims['vel'] = np.zeros_like(prims['vel'])            # … and the people stand still
     return Scene(prims, ground, np.stack(cams), seed)
 
 def _tree(P, rng, x, z, yg):
