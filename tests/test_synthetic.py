@@ -29,22 +29,21 @@ def test_cli_tiny_dataset(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.synth')]
 
 
-def test_cli_street_alone_on_request(tmp_path):
-    """The default data is the full street (manifest: clutter True); `--street-alone` renders the street without its
-    clutter into another folder, recorded in the manifest, and is refused — one line naming what differs, no
-    traceback — over data rendered without it."""
+def test_cli_street_alone_by_default_clutter_on_request(tmp_path):
+    """The embedded data is the street alone (manifest: clutter False); `--clutter` renders the full street into another
+    folder, and is refused — one line naming what differs, no traceback — over data rendered without it."""
     exe = str(Path(sys.executable).parent / 'cmadepth-synth')
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
     synth = lambda out, *extra: subprocess.run([exe, '--out', str(out), *ARGS, *extra], capture_output=True, text=True, env=env)
-    r = synth(tmp_path / 'full')
-    assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / 'full' / 'manifest.json').read_text())['params']['clutter'] is True
-    r = synth(tmp_path / 'bare', '--street-alone')
+    r = synth(tmp_path / 'bare')
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / 'bare' / 'manifest.json').read_text())['params']['clutter'] is False
-    stamp = (tmp_path / 'full' / 'manifest.json').stat().st_mtime_ns
-    r = synth(tmp_path / 'full', '--street-alone')
+    r = synth(tmp_path / 'full', '--clutter')
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / 'full' / 'manifest.json').read_text())['params']['clutter'] is True
+    stamp = (tmp_path / 'bare' / 'manifest.json').stat().st_mtime_ns
+    r = synth(tmp_path / 'bare', '--clutter')
     assert r.returncode != 0 and 'Traceback' not in r.stderr
     msg = r.stderr.strip().splitlines()
-    assert len(msg) == 1 and 'clutter True → False' in msg[0] and '--force' in msg[0], r.stderr
-    assert (tmp_path / 'full' / 'manifest.json').stat().st_mtime_ns == stamp     # the full-street data is untouched
+    assert len(msg) == 1 and 'clutter False → True' in msg[0] and '--force' in msg[0], r.stderr
+    assert (tmp_path / 'bare' / 'manifest.json').stat().st_mtime_ns == stamp     # the street-alone data is untouched
