@@ -88,11 +88,12 @@ class PolyphaseStage(nn.Module):
         conv = block1.conv.conv
         W, b = conv.weight.detach().to(torch.float64), conv.bias.detach()
         self.c, self.c_skip = c_up, W.shape[1] - c_up
-        K = torch.einsum('aik,ockl,bjl->abocij', _PHASE_TAPS, W[:, :c_up], _PHASE_TAPS)          # (dy, dx, o, c, 2, 2)
+        P = _PHASE_TAPS.to(W.device)                                   # built where the network lives (CUDA too)
+        K = torch.einsum('aik,ockl,bjl->abocij', P, W[:, :c_up], P)    # (dy, dx, o, c, 2, 2)
         self.register_buffer('weight_up', K.reshape(4 * W.shape[0], c_up, 2, 2).float())
         self.skip = None
         if self.c_skip:
-            self.skip = nn.Conv2d(self.c_skip, W.shape[0], 3)
+            self.skip = nn.Conv2d(self.c_skip, W.shape[0], 3, device=W.device)
             self.skip.weight.data.copy_(W[:, c_up:].float()); self.skip.bias.data.copy_(b)
             self.register_buffer('bias_up', None)
         else: self.register_buffer('bias_up', b.repeat(4).clone())
