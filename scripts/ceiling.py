@@ -16,7 +16,7 @@ def main(argv=None):
     ap.add_argument('--frames', type=int, default=40); ap.add_argument('--rh', type=int, default=96); ap.add_argument('--rw', type=int, default=320)
     ap.add_argument('--val-drives', type=int, default=2); ap.add_argument('--test-drives', type=int, default=8)
     ap.add_argument('--road-texture', type=float, default=0.0); ap.add_argument('--pitch-sd', type=float, default=0.0); ap.add_argument('--static', action='store_true')
-    ap.add_argument('--street-alone', action='store_true', help='clutter=False: no trees, walls, fences, signs, lights, people or traffic (cmadepth-synth --street-alone; without it the full street, the embedded data)')
+    ap.add_argument('--street-alone', action='store_true', help='clutter=False: no trees, walls, fences, signs, lights, people or traffic — the embedded data, cmadepth-synth\'s default; without it the full street (cmadepth-synth --clutter), so the recorded commands of notebook 19 repeat as they ran')
     ap.add_argument('--warmup-drives', type=int, default=0, help='extra training drives at --warmup-speed (split synth_warmup)')
     ap.add_argument('--warmup-speed', type=float, default=0.3)
     ap.add_argument('--warmup-epochs', type=int, default=0, help='epochs on the warm-up drives before --steps on the main ones')
