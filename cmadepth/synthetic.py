@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_synthetic.ipynb #4079fd73
 from __future__ import annotations
-import json, math, os, shutil, time
+import json, math, os, shutil, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -831,6 +831,10 @@ def _remove_stale(out:Path):
         except (ValueError, ProcessLookupError): shutil.rmtree(stale, ignore_errors=True)
         except (PermissionError, OSError): pass
 
+def _param_diff(was:dict, want:dict)->list:
+    "The parameters in which a dataset's manifest (`was`) differs from `want`, each as 'name old → new'."
+    return [f"{k} {was.get(k)!r} → {v!r}" for k, v in want.items() if was.get(k) != v]
+
 def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEFAULTS['frames'], seed:int=0,
              height:int=DEFAULTS['height'], width:int=DEFAULTS['width'], speed:float=DEFAULTS['speed'],
              val_drives:int=DEFAULTS['val_drives'], test_drives:int=DEFAULTS['test_drives'], workers:int=1,
@@ -855,7 +859,7 @@ def generate(out='data/synthetic', drives:int=DEFAULTS['drives'], frames:int=DEF
     if old is not None and old.get('params') == p and not force: return out
     if old is not None and not force:
         was = old.get('params') or {}
-        diff = [f"{k} {was.get(k)!r} → {v!r}" for k, v in p.items() if was.get(k) != v]
+        diff = _param_diff(was, p)
         raise FileExistsError(f"{out}: holds synthetic data rendered with other parameters ({'; '.join(diff)}); "
                               "not replacing it: pass --force (force=True) to render over it, or choose another --out")
     if out.exists() and old is None and any(out.iterdir()):
@@ -949,10 +953,17 @@ def label_agreement(root)->float:
 SYNTH_DATA = {'tiny': dict(drives=4, frames=6, height=64, width=96, val_drives=1, test_drives=1)}  # others: generator defaults
 
 def ensure_data(cfg, progress:bool=True)->Path:
-    "Render the synthetic data into `cfg.data_path` when it has no manifest yet (KITTI data must already be there)."
+    """Render the synthetic data into `cfg.data_path` when it has no manifest yet (KITTI data must already be there).
+    Synthetic data already there that was rendered with other parameters than the preset's is used as it is, with one
+    warning naming what differs (an earlier default, or data rendered by hand on purpose)."""
     dp = Path(cfg.data_path)
     if cfg.dataset == 'synthetic':
+        kw = SYNTH_DATA.get(cfg.preset, {})
         if not (dp/'manifest.json').exists():
-            generate(dp, workers=max(1, min(4, os.cpu_count() or 1)), progress=progress, **SYNTH_DATA.get(cfg.preset, {}))
+            generate(dp, workers=max(1, min(4, os.cpu_count() or 1)), progress=progress, **kw)
+        elif diff := _param_diff((_read_manifest(dp) or {}).get('params') or {}, _params(**{**DEFAULTS, **kw})):
+            warnings.warn(f"{dp}: rendered with other parameters than the {cfg.preset} preset's ({'; '.join(diff)}); "
+                          "training on it as it is (its records carry its data fingerprint); delete the folder and the next "
+                          "run renders the preset's")
     elif not dp.is_dir(): raise FileNotFoundError(f"data_path={cfg.data_path}: no such folder (the KITTI raw data, see nbs/data_preparation.ipynb)")
     return dp
