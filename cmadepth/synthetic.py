@@ -784,7 +784,7 @@ WARMUP_SPLIT = 'synth_warmup'   # split of the warm-up drives (training lines on
 DEFAULTS = dict(drives=26, frames=40, seed=0, height=96, width=320, speed=1.0, val_drives=2, test_drives=8,
                 warmup_speed=0.3, warmup_drives=None, **{**DESIGN, 'clutter': False})
 # warmup_drives None: as many as the training drives; clutter False: the embedded dataset is the street alone
-# (measured in notebook 19, "The street alone": the exact-pose ceiling 0.58 × the layout prior against 0.67–0.72 × with clutter)
+# (measured in notebook 19, "The street alone": the exact-pose ceiling 0.58–0.63 × the layout prior against 0.67–0.72 × with clutter)
 
 def _params(drives, frames, seed, height, width, speed, val_drives, test_drives, road_texture=DESIGN['road_texture'],
             pitch_sd=DESIGN['pitch_sd'], moving=DESIGN['moving'], warmup_speed=DEFAULTS['warmup_speed'],
