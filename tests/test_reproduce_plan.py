@@ -22,9 +22,10 @@ def test_only_accepts_file_names():
         r = _run('--preset', 'tiny', '--dry-run', '--only', name)
         assert r.returncode == 0, (name, r.stderr)
     # the depth examples are drawn from the default run: `--only fig_depth_examples` plans it and the tables notebook
-    steps = [l.split()[1] for l in r.stdout.splitlines()[1:] if l.strip()[:1].isdigit()]
+    lines = [l for l in r.stdout.splitlines()[1:] if l.strip()[:1].isdigit()]      # the plan's steps (a note on rendering
+    steps = [l.split()[1] for l in lines]                                            # the data may follow them)
     assert steps[0] == 'train_eval' and steps[-1] == 'tables' and '1 training runs' in r.stdout.splitlines()[0], r.stdout
-    assert 'tiny-full-s0' in r.stdout.splitlines()[1] and 'only=fig_depth_examples' in r.stdout.splitlines()[-1], r.stdout
+    assert 'tiny-full-s0' in lines[0] and 'only=fig_depth_examples' in lines[-1], r.stdout
     r = _run('--preset', 'tiny', '--dry-run', '--only', 'fig_nothing')
     assert r.returncode == 2 and 'fig_nothing' in r.stderr and 'fig_per_class' not in r.stderr.split('allowed are')[0]
 
