@@ -12,6 +12,7 @@ import numpy as np
 from .config import Config, PRESETS, VARIANTS, _as_int_tuple
 from .kitti import load_gt_depths, split_lines
 from .synthetic import SYNTH_DATA, ensure_data   # the data a run needs (rendered once); re-exported below
+from .synthetic import describe_params           # a record's data_description
 _all_ = ['SYNTH_DATA', 'ensure_data']
 # Imported where used: torch and the modules built on it (train, evaluate, model, checkpoints, pose_eval),
 # pandas and matplotlib: the registry, run names, plans and records work without them (cmadepth-reproduce --dry-run).
@@ -20,10 +21,10 @@ _all_ = ['SYNTH_DATA', 'ensure_data']
 __all__ = ['EXPERIMENT_PRESETS', 'PAPER_HIGH_RES', 'LOCAL_RESULTS', 'PUBLISHED_RESULTS', 'RESULT_IGNORED', 'RECORD_FIELD',
            'CONFIG_FIELD', 'EXPERIMENTS', 'RECORD_VERSION', 'in_test', 'test_settings', 'repo_root', 'resolve_path',
            'high_res_size', 'parse_seeds', 'run_name', 'config_hash', 'experiment_configs', 'Experiment',
-           'default_value', 'method_defaults', 'experiment_of', 'synthetic_description', 'data_fingerprint',
-           'record_data', 'code_commit', 'record_path', 'write_record', 'improved_gt_eval', 'project_relative',
-           'cache_path', 'cached_record', 'run_experiment', 'load_records', 'run_table', 'plot_record_curve',
-           'draw_record_curve', 'redraw_curves', 'SYNTH_DATA', 'ensure_data']
+           'default_value', 'method_defaults', 'experiment_of', 'data_fingerprint', 'record_data', 'code_commit',
+           'record_path', 'write_record', 'improved_gt_eval', 'project_relative', 'cache_path', 'cached_record',
+           'run_experiment', 'load_records', 'run_table', 'plot_record_curve', 'draw_record_curve', 'redraw_curves',
+           'SYNTH_DATA', 'ensure_data']
 
 # %% ../nbs/20_experiments.ipynb #bb12c464
 EXPERIMENT_PRESETS = ('quick', 'cpu', 'paper', 'tiny')
@@ -185,18 +186,6 @@ def _digest_file(h, path:Path):
             for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     except OSError as e: raise OSError(f"cannot read {path} to fingerprint the data: {e.strerror or e}") from None
 
-def synthetic_description(p:dict)->str:
-    """One line for a reader: the scene, the drives and their speed, the size and seed of synthetic data with renderer
-    parameters `p` (a manifest's `params`; one without `clutter` predates the option: the full street)."""
-    scene = ['the street alone' if p.get('clutter') is False else 'the full street']
-    scene += [f"road texture {p['road_texture']:g}"] if p.get('road_texture') else []
-    scene += [f"camera pitch sd {p['pitch_sd']:g}°"] if p.get('pitch_sd') else []
-    scene += ['static'] if p.get('moving') is False and p.get('clutter') is not False else []   # the street alone never moves
-    speed = f" at {p['speed']:g} m/frame" if p.get('speed') else ''
-    warm = f" + {p['warmup_drives']} warm-up drives at {p['warmup_speed']:g} m/frame" if p.get('warmup_drives') else ''
-    return (f"synthetic (generator v{p.get('version')}, {', '.join(scene)}: {p.get('drives')} drives × {p.get('frames')} frames"
-            f"{speed}{warm}, {p.get('height')}×{p.get('width')}, seed {p.get('seed')})")
-
 def data_fingerprint(cfg)->dict:
     """What a run of `cfg` is trained and scored on, as {'fingerprint': 12 hex digits, 'description': one line}.
     Synthetic data: a hash of the renderer's parameters in `<data_path>/manifest.json` (the generator `version` among
@@ -210,7 +199,7 @@ def data_fingerprint(cfg)->dict:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{man}: cannot read the synthetic data's parameters ({type(e).__name__}: {e}); render it again with cmadepth-synth --out {dp} --force") from None
         fp = _hash(dict(generator='cmadepth.synthetic', params=params))[:12]
-        return dict(fingerprint=fp, description=synthetic_description(params))
+        return dict(fingerprint=fp, description=describe_params(params))
     h = hashlib.sha256()
     parts = [(f'{cfg.split}/{s}', find_split_file(dp, cfg.split, s)) for s in ('train', 'val')]
     parts += [(f'{cfg.eval_split}/test', find_split_file(dp, cfg.eval_split, 'test')), (f'{cfg.eval_split}/gt', gt_depths_path(dp, cfg.eval_split))]

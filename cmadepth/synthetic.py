@@ -31,8 +31,8 @@ __all__ = ['VERSION', 'DATE', 'CAM_HEIGHT', 'MAX_GT_DEPTH', 'ROAD', 'SIDEWALK', 
            'M_FOLIAGE', 'M_BARK', 'M_CARPAINT', 'M_GLASS', 'M_TYRE', 'M_CLOTH', 'M_SKIN', 'DESIGN', 'CLUTTER',
            'VELO_TO_CAM_R', 'WARMUP_SPLIT', 'DEFAULTS', 'cli', 'SYNTH_DATA', 'intrinsics', 'value_noise', 'fbm',
            'Scene', 'make_scene', 'cull', 'render_frame', 'degrade_labels', 'calib_cam_to_cam', 'calib_velo_to_cam',
-           'drive_name', 'render_drive', 'split_drives', 'split_lines', 'generate', 'main', 'label_agreement',
-           'ensure_data']
+           'drive_name', 'render_drive', 'split_drives', 'split_lines', 'generate', 'main', 'describe_params',
+           'label_agreement', 'ensure_data']
 
 # %% ../nbs/12_synthetic.ipynb #4f72bc06
 def intrinsics(height:int, width:int)->np.ndarray:
@@ -937,6 +937,20 @@ def main(argv=None):
     return out
 
 cli = command('cmadepth-synth', main)
+
+
+# %% ../nbs/12_synthetic.ipynb #a9d3e7f1
+def describe_params(p:dict)->str:
+    """One line for a reader: the scene, the drives and their speed, the size and seed of synthetic data with renderer
+    parameters `p` (a manifest's `params`; one without `clutter` predates the option: the full street)."""
+    scene = ['the street alone' if p.get('clutter') is False else 'the full street']
+    scene += [f"road texture {p['road_texture']:g}"] if p.get('road_texture') else []
+    scene += [f"camera pitch sd {p['pitch_sd']:g}°"] if p.get('pitch_sd') else []
+    scene += ['static'] if p.get('moving') is False and p.get('clutter') is not False else []   # the street alone never moves
+    speed = f" at {p['speed']:g} m/frame" if p.get('speed') else ''
+    warm = f" + {p['warmup_drives']} warm-up drives at {p['warmup_speed']:g} m/frame" if p.get('warmup_drives') else ''
+    return (f"synthetic (generator v{p.get('version')}, {', '.join(scene)}: {p.get('drives')} drives × {p.get('frames')} frames"
+            f"{speed}{warm}, {p.get('height')}×{p.get('width')}, seed {p.get('seed')})")
 
 
 # %% ../nbs/12_synthetic.ipynb #1dc2c274
